@@ -1,0 +1,28 @@
+// Prometheus-style durations: `5s`, `500ms`, `1m30s`, `2h`; a bare number is seconds.
+
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parse a duration into milliseconds; throws an Error naming the bad input. */
+export function parseDuration(text: string): number {
+  const s = text.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    total += Number(m[1]) * (UNITS[m[2] as string] as number);
+    matched = re.lastIndex;
+  }
+  if (s === '' || matched !== s.length) {
+    throw new Error(`invalid duration "${text}" (expected e.g. 5s, 500ms, 1m30s)`);
+  }
+  return Math.round(total);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 1000 !== 0) return `${ms}ms`;
+  const s = ms / 1000;
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+
+// The bin: `strongswan_exporter [flags]` serves metrics; `strongswan_exporter query ...` runs one
+// VICI command. The only place that calls process.exit; errors become one line on stderr.
+
+import { runExporter } from './exporter.js';
+import { runQuery } from './query.js';
+
+function errorLine(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'query') return runQuery(argv.slice(1));
+  return runExporter(argv);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0 || process.exitCode === undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`strongswan_exporter: ${errorLine(err)}\n`);
+    process.exit(typeof err === 'object' && err !== null && 'exitCode' in err ? Number(err.exitCode) : 1);
+  },
+);

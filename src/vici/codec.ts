@@ -1,0 +1,219 @@
+// Message codec: the flat element stream of a VICI message <-> a section tree.
+// Wire shape (one element after another, root section implicit, runs to the end of the packet):
+//   1 SECTION_START name8 | 2 SECTION_END | 3 KEY_VALUE name8 value16 | 4 LIST_START name8
+//   5 LIST_ITEM value16   | 6 LIST_END
+// name8 = u8 length + bytes (0..255, may be empty); value16 = u16 BE length + bytes (0..65535).
+// The decoder throws only ViciProtocolError; the encoder only ViciEncodeError.
+
+import { ViciEncodeError, ViciProtocolError } from './errors.js';
+import {
+  newSection,
+  type ViciInput,
+  type ViciInputValue,
+  type ViciSection,
+  type ViciValue,
+} from './message.js';
+
+export const SECTION_START = 1;
+export const SECTION_END = 2;
+export const KEY_VALUE = 3;
+export const LIST_START = 4;
+export const LIST_ITEM = 5;
+export const LIST_END = 6;
+
+export const MAX_NAME_BYTES = 255;
+export const MAX_VALUE_BYTES = 65_535;
+
+export interface DecodeOptions {
+  /** Decode values as UTF-8 strings instead of Buffers (faster to consume). Default false. */
+  text?: boolean;
+  /** With `text`, these keys still decode as Buffers (e.g. `data` of list-cert, which is DER). */
+  binaryKeys?: ReadonlySet<string>;
+}
+
+const NO_KEYS: ReadonlySet<string> = new Set();
+
+/** Decode the message in buf[start, end). Empty input is the empty message. */
+export function decodeMessage(
+  buf: Buffer,
+  start = 0,
+  end = buf.length,
+  opts: DecodeOptions = {},
+): ViciSection {
+  const text = opts.text === true;
+  const binaryKeys = opts.binaryKeys ?? NO_KEYS;
+  const root = newSection();
+  const stack: ViciSection[] = [root];
+  let current = root;
+  let list: ViciValue[] | null = null;
+  let pos = start;
+
+  const fail = (what: string): never => {
+    throw new ViciProtocolError(`malformed message: ${what} at offset ${pos - start}`);
+  };
+  const readName = (): string => {
+    if (pos >= end) fail('truncated name length');
+    const len = buf[pos++] as number;
+    if (pos + len > end) fail('name runs past the end');
+    const name = len === 0 ? '' : buf.toString('utf8', pos, pos + len);
+    pos += len;
+    return name;
+  };
+  const readValue = (asText: boolean): ViciValue => {
+    if (pos + 2 > end) fail('truncated value length');
+    const len = ((buf[pos] as number) << 8) | (buf[pos + 1] as number);
+    pos += 2;
+    if (pos + len > end) fail('value runs past the end');
+    const v = asText ? buf.toString('utf8', pos, pos + len) : Buffer.from(buf.subarray(pos, pos + len));
+    pos += len;
+    return v;
+  };
+
+  while (pos < end) {
+    const type = buf[pos++];
+    if (list !== null && type !== LIST_ITEM && type !== LIST_END) fail(`element type ${type} inside a list`);
+    switch (type) {
+      case SECTION_START: {
+        const name = readName();
+        const sec = newSection();
+        const prev = current[name];
+        if (prev === undefined || !isSectionLike(prev)) current[name] = sec;
+        else if (Array.isArray(prev)) (prev as ViciSection[]).push(sec);
+        else current[name] = [prev as ViciSection, sec];
+        stack.push(sec);
+        current = sec;
+        break;
+      }
+      case SECTION_END:
+        if (stack.length <= 1) fail('section end at root level');
+        stack.pop();
+        current = stack[stack.length - 1] as ViciSection;
+        break;
+      case KEY_VALUE: {
+        const name = readName();
+        current[name] = readValue(text && !binaryKeys.has(name));
+        break;
+      }
+      case LIST_START: {
+        const name = readName();
+        list = [];
+        current[name] = list;
+        break;
+      }
+      case LIST_ITEM:
+        if (list === null) fail('list item outside a list');
+        (list as ViciValue[]).push(readValue(text));
+        break;
+      case LIST_END:
+        if (list === null) fail('list end outside a list');
+        list = null;
+        break;
+      default:
+        fail(`unknown element type ${type}`);
+    }
+  }
+  if (list !== null) fail('list not closed');
+  if (stack.length !== 1) fail(`${stack.length - 1} section(s) not closed`);
+  return root;
+}
+
+function isSectionLike(e: unknown): boolean {
+  if (Array.isArray(e)) return e.length > 0 && typeof e[0] === 'object' && !Buffer.isBuffer(e[0]);
+  return typeof e === 'object' && e !== null && !Buffer.isBuffer(e);
+}
+
+/** Growable output buffer for the encoder. */
+class Writer {
+  private buf = Buffer.allocUnsafe(256);
+  length = 0;
+  private ensure(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.length++] = b;
+  }
+  name(s: string): void {
+    const bytes = Buffer.from(s, 'utf8');
+    if (bytes.length > MAX_NAME_BYTES) throw new ViciEncodeError(`name longer than ${MAX_NAME_BYTES} bytes`);
+    this.byte(bytes.length);
+    this.raw(bytes);
+  }
+  value(v: Buffer): void {
+    if (v.length > MAX_VALUE_BYTES) throw new ViciEncodeError(`value longer than ${MAX_VALUE_BYTES} bytes`);
+    this.ensure(2);
+    this.buf.writeUInt16BE(v.length, this.length);
+    this.length += 2;
+    this.raw(v);
+  }
+  raw(b: Buffer): void {
+    this.ensure(b.length);
+    b.copy(this.buf, this.length);
+    this.length += b.length;
+  }
+  result(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+function valueBytes(v: ViciInputValue): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'boolean') return Buffer.from(v ? 'yes' : 'no');
+  return Buffer.from(String(v), 'utf8');
+}
+
+function isInputValue(v: unknown): v is ViciInputValue {
+  const t = typeof v;
+  return t === 'string' || t === 'number' || t === 'bigint' || t === 'boolean' || Buffer.isBuffer(v);
+}
+
+function encodeInto(w: Writer, msg: ViciInput, depth: number): void {
+  if (depth > 64) throw new ViciEncodeError('sections nested deeper than 64 levels');
+  for (const name of Object.keys(msg)) {
+    const v = msg[name];
+    if (v === undefined) continue;
+    if (isInputValue(v)) {
+      w.byte(KEY_VALUE);
+      w.name(name);
+      w.value(valueBytes(v));
+    } else if (Array.isArray(v)) {
+      if (v.every(isInputValue)) {
+        w.byte(LIST_START);
+        w.name(name);
+        for (const item of v as ViciInputValue[]) {
+          w.byte(LIST_ITEM);
+          w.value(valueBytes(item));
+        }
+        w.byte(LIST_END);
+      } else {
+        for (const item of v) {
+          if (isInputValue(item)) throw new ViciEncodeError(`${name}: a list mixes values and sections`);
+          w.byte(SECTION_START);
+          w.name(name);
+          encodeInto(w, item as ViciInput, depth + 1);
+          w.byte(SECTION_END);
+        }
+      }
+    } else if (typeof v === 'object' && v !== null) {
+      w.byte(SECTION_START);
+      w.name(name);
+      encodeInto(w, v as ViciInput, depth + 1);
+      w.byte(SECTION_END);
+    } else {
+      throw new ViciEncodeError(`${name}: cannot encode a value of type ${typeof v}`);
+    }
+  }
+}
+
+/**
+ * Encode a message. Strings, numbers and bigints become text values, booleans `yes`/`no`,
+ * Buffers stay bytes, arrays of values become lists, objects sections, arrays of objects repeated sections.
+ */
+export function encodeMessage(msg: ViciInput | ViciSection = {}): Buffer {
+  const w = new Writer();
+  encodeInto(w, msg as ViciInput, 0);
+  return w.result();
+}

@@ -1,0 +1,126 @@
+// Property tests for the codec and framing. Bounded runs with a fixed seed in CI; the bench's fuzz
+// job runs the same properties for longer (FUZZ_RUNS / FUZZ_SEED).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import {
+  decodeMessage,
+  encodeMessage,
+  encodePacket,
+  FrameDecoder,
+  PacketType,
+  parsePacket,
+  ViciError,
+  type ViciInput,
+  ViciProtocolError,
+} from '../../src/vici/index.js';
+
+const runs = Number(process.env.FUZZ_RUNS ?? 300);
+const seed = Number(process.env.FUZZ_SEED ?? 20261128);
+const params = { numRuns: runs, seed };
+
+const name = fc.string({ maxLength: 30 });
+const value = fc.uint8Array({ maxLength: 200 }).map((u) => Buffer.from(u));
+const tree: fc.Arbitrary<ViciInput> = fc.letrec<{ section: ViciInput }>((tie) => ({
+  section: fc.dictionary(
+    name,
+    fc.oneof({ depthSize: 'small', maxDepth: 4 }, value, fc.array(value, { maxLength: 5 }), tie('section')),
+    { maxKeys: 6 },
+  ),
+})).section;
+
+/** The tree as the decoder would return it (Buffers as hex, empty arrays are lists). */
+function canon(x: unknown): unknown {
+  if (Buffer.isBuffer(x)) return `b:${x.toString('hex')}`;
+  if (Array.isArray(x)) return x.map(canon);
+  if (typeof x === 'object' && x !== null) {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(x))
+      Object.defineProperty(o, k, { value: canon((x as Record<string, unknown>)[k]), enumerable: true });
+    return o;
+  }
+  return x;
+}
+
+function onlyTypedErrors(f: () => unknown): void {
+  try {
+    f();
+  } catch (err) {
+    if (!(err instanceof ViciError)) throw err;
+  }
+}
+
+describe('codec properties', () => {
+  it('decode(encode(tree)) is the tree', () => {
+    fc.assert(
+      fc.property(tree, (t) => {
+        assert.deepEqual(canon(decodeMessage(encodeMessage(t))), canon(t));
+      }),
+      params,
+    );
+  });
+
+  it('random bytes never throw anything but ViciProtocolError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (u) => {
+        const b = Buffer.from(u);
+        try {
+          decodeMessage(b);
+        } catch (err) {
+          assert.ok(err instanceof ViciProtocolError, String(err));
+        }
+        onlyTypedErrors(() => parsePacket(b));
+        onlyTypedErrors(() => new FrameDecoder().push(b));
+      }),
+      params,
+    );
+  });
+
+  it('mutated valid messages never throw anything but ViciProtocolError', () => {
+    fc.assert(
+      fc.property(
+        tree,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        (t, flips, cut) => {
+          const b = Buffer.from(encodeMessage(t));
+          if (b.length === 0) return;
+          for (const [pos, byte] of flips) b[pos % b.length] = byte;
+          const end = cut % (b.length + 1);
+          try {
+            decodeMessage(b, 0, end);
+          } catch (err) {
+            assert.ok(err instanceof ViciProtocolError, String(err));
+          }
+        },
+      ),
+      params,
+    );
+  });
+
+  it('any split of a frame stream yields the same frames', () => {
+    fc.assert(
+      fc.property(
+        fc.array(tree, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (trees, cuts) => {
+          const frames = trees.map((t) => encodePacket(PacketType.CMD_REQUEST, 'x', t));
+          const all = Buffer.concat(frames);
+          const points = [...new Set(cuts.map((c) => c % (all.length + 1)))].sort((a, b) => a - b);
+          const d = new FrameDecoder();
+          const got: Buffer[] = [];
+          let prev = 0;
+          for (const p of [...points, all.length]) {
+            got.push(...d.push(all.subarray(prev, p)));
+            prev = p;
+          }
+          assert.deepEqual(
+            got,
+            frames.map((f) => f.subarray(4)),
+          );
+        },
+      ),
+      params,
+    );
+  });
+});
