@@ -224,7 +224,8 @@ describe('codec: structure', () => {
     const evil = Buffer.concat([hex('01 09'), Buffer.from('__proto__'), hex('03 01 78 00 01 31 02')]);
     const e = decodeMessage(evil, 0, evil.length, { text: true });
     assert.equal(({} as Record<string, unknown>).x, undefined);
-    assert.equal((Object.getOwnPropertyDescriptor(e, '__proto__')?.value as ViciSection).x, '1');
+    const proto = Object.getOwnPropertyDescriptor(e, '__proto__') as PropertyDescriptor;
+    assert.equal((proto.value as ViciSection).x, '1');
   });
 
   it('round-trips 64 KiB values and 255-byte names, refuses bigger ones', () => {

@@ -1,0 +1,158 @@
+// Every flag of the exporter, in the style of the Prometheus exporters. --[no-]collector.NAME flags are
+// generated from the collector registry. Bad flags are an Error with a one-line message (exit 2).
+
+import { parseArgs } from 'node:util';
+import type { Collector } from '../collectors/collector.js';
+import { LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
+import { DEFAULT_VICI_ADDRESS, parseAddress } from '../vici/index.js';
+import { formatDuration, parseDuration } from './duration.js';
+
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+export interface ListenAddress {
+  host: string | undefined;
+  port: number;
+}
+
+export interface Config {
+  viciAddress: string;
+  viciTimeoutMs: number;
+  listen: ListenAddress[];
+  telemetryPath: string;
+  disableExporterMetrics: boolean;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  collectors: Collector[];
+  help: boolean;
+  version: boolean;
+}
+
+interface FlagDoc {
+  flag: string;
+  help: string;
+  def?: string;
+}
+
+const FLAG_DOCS: FlagDoc[] = [
+  { flag: '--vici.address=URI', help: 'VICI socket of charon: unix:///path, a bare path, or tcp://host:port.', def: DEFAULT_VICI_ADDRESS },
+  { flag: '--vici.timeout=DURATION', help: 'Bound for the VICI queries of one scrape (and for connecting).', def: '5s' },
+  {
+    flag: '--web.listen-address=ADDR',
+    help: 'Address to listen on for HTTP, host:port or :port; repeat the flag for several.',
+    def: ':9814',
+  },
+  { flag: '--web.telemetry-path=PATH', help: 'Path under which to expose metrics.', def: '/metrics' },
+  {
+    flag: '--web.disable-exporter-metrics',
+    help: "Leave out the exporter's own process metrics (process_*, nodejs_*).",
+  },
+  { flag: '--log.level=LEVEL', help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.`, def: 'info' },
+  { flag: '--log.format=FORMAT', help: 'Output format of log messages: logfmt or json.', def: 'logfmt' },
+  { flag: '--version', help: 'Show the version and exit.' },
+  { flag: '-h, --help', help: 'Show this help and exit.' },
+];
+
+export function usage(collectors: readonly Collector[]): string {
+  const lines = [
+    'usage: strongswan_exporter [flags]',
+    '       strongswan_exporter query COMMAND [key=value ...] [--vici.address URI] [--vici.timeout 5s]',
+    '',
+    'Prometheus exporter for the strongSwan IPsec daemon (charon), over its VICI socket.',
+    '',
+    'Flags:',
+  ];
+  const pad = (s: string) => s.padEnd(38);
+  for (const d of FLAG_DOCS) lines.push(`  ${pad(d.flag)}${d.help}${d.def ? ` (default: ${d.def})` : ''}`);
+  lines.push('', 'Collectors (enable with --collector.NAME, disable with --no-collector.NAME):');
+  for (const c of collectors) {
+    lines.push(`  ${pad(`--[no-]collector.${c.name}`)}${c.help} (default: ${c.defaultEnabled ? 'enabled' : 'disabled'})`);
+  }
+  lines.push('', 'Debugging: `strongswan_exporter query --help`.', '');
+  return lines.join('\n');
+}
+
+export function parseListenAddress(s: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new UsageError(`invalid --web.listen-address "${s}" (expected host:port or :port)`);
+  }
+  const host = m[1] ?? m[2];
+  return { host: host === '' ? undefined : host, port };
+}
+
+export function parseFlags(argv: string[], registry: readonly Collector[]): Config {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    'vici.address': { type: 'string' },
+    'vici.timeout': { type: 'string' },
+    'web.listen-address': { type: 'string', multiple: true },
+    'web.telemetry-path': { type: 'string' },
+    'web.disable-exporter-metrics': { type: 'boolean' },
+    'log.level': { type: 'string' },
+    'log.format': { type: 'string' },
+    version: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const c of registry) {
+    options[`collector.${c.name}`] = { type: 'boolean' };
+    options[`no-collector.${c.name}`] = { type: 'boolean' };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see --help)`);
+  }
+  const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const str = (k: string, def: string) => (typeof v[k] === 'string' ? (v[k] as string) : def);
+
+  const viciAddress = str('vici.address', DEFAULT_VICI_ADDRESS);
+  try {
+    parseAddress(viciAddress);
+  } catch (err) {
+    throw new UsageError(`--vici.address: ${(err as Error).message}`);
+  }
+  let viciTimeoutMs: number;
+  try {
+    viciTimeoutMs = parseDuration(str('vici.timeout', '5s'));
+  } catch (err) {
+    throw new UsageError(`--vici.timeout: ${(err as Error).message}`);
+  }
+  if (viciTimeoutMs <= 0) throw new UsageError('--vici.timeout must be positive');
+  const listen = ((v['web.listen-address'] as string[] | undefined) ?? [':9814']).map(parseListenAddress);
+  const telemetryPath = str('web.telemetry-path', '/metrics');
+  if (!telemetryPath.startsWith('/') || telemetryPath === '/' || telemetryPath.startsWith('/-/')) {
+    throw new UsageError(`invalid --web.telemetry-path "${telemetryPath}" (must start with / and not be / or /-/...)`);
+  }
+  const logLevel = str('log.level', 'info');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`invalid --log.level "${logLevel}" (one of ${LOG_LEVELS.join(', ')})`);
+  }
+  const logFormat = str('log.format', 'logfmt');
+  if (logFormat !== 'logfmt' && logFormat !== 'json') {
+    throw new UsageError(`invalid --log.format "${logFormat}" (logfmt or json)`);
+  }
+  // The last of --collector.X / --no-collector.X wins, as with kingpin's boolean flags.
+  const enabled = new Map(registry.map((c) => [c.name, c.defaultEnabled]));
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (t.name.startsWith('collector.')) enabled.set(t.name.slice('collector.'.length), true);
+    if (t.name.startsWith('no-collector.')) enabled.set(t.name.slice('no-collector.'.length), false);
+  }
+  return {
+    viciAddress,
+    viciTimeoutMs,
+    listen,
+    telemetryPath,
+    disableExporterMetrics: v['web.disable-exporter-metrics'] === true,
+    logLevel: logLevel as LogLevel,
+    logFormat,
+    collectors: registry.filter((c) => enabled.get(c.name) === true),
+    help: v.help === true,
+    version: v.version === true,
+  };
+}
+
+export { formatDuration };

@@ -1,0 +1,163 @@
+// What a collector is, and how one scrape runs them all: a `version` probe decides strongswan_up,
+// then every enabled collector runs concurrently against one shared context, each into its own
+// Exposition that is kept only when the collector succeeds. One list-sas stream feeds every collector
+// that walks the SAs. Collectors never throw past runScrape; failures become success=0 and a log line.
+
+import { F } from '../metrics/families.js';
+import { Exposition, renderLabels } from '../metrics/exposition.js';
+import { ViciTimeoutError, type ViciClient, type ViciSection } from '../vici/index.js';
+
+export type SaHandler = (conn: string, ike: ViciSection) => void;
+
+export interface Logger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ScrapeContext {
+  readonly client: ViciClient;
+  /** Scrape start, seconds since the epoch: the base of every *_timestamp_seconds value. */
+  readonly now: number;
+  /** Milliseconds left until the scrape's deadline (at least 1). */
+  timeLeft(): number;
+  /** Walk every IKE SA of one shared `list-sas` stream; resolves when the listing is complete. */
+  sas(handler: SaHandler): Promise<void>;
+  /** The configured connections (`list-conns`), fetched once per scrape. */
+  conns(): Promise<[string, ViciSection][]>;
+}
+
+export interface Collector {
+  /** One word: file name, registry key, flag suffix (`--collector.NAME`) and `collector` label. */
+  readonly name: string;
+  readonly help: string;
+  readonly defaultEnabled: boolean;
+  /** Whether it needs the daemon in this scrape (skipped when the version probe fails). Default true. */
+  readonly live?: boolean;
+  collect(ctx: ScrapeContext, out: Exposition): Promise<void>;
+  /** Written instead of collect() when the daemon could not be reached. */
+  down?(out: Exposition): void;
+}
+
+/** One listing shared by every collector that asks for it before it starts. */
+class SharedSaStream {
+  private handlers: { h: SaHandler; error: unknown }[] = [];
+  private run: Promise<void> | null = null;
+  private started = false;
+
+  constructor(private readonly ctx: () => ScrapeContext) {}
+
+  add(h: SaHandler): Promise<void> {
+    if (this.started) return this.stream([{ h, error: undefined }]);
+    const entry = { h, error: undefined as unknown };
+    this.handlers.push(entry);
+    if (this.run === null) {
+      // Start on the next turn, so that every collector started in this turn shares the stream.
+      this.run = new Promise<void>((r) => setImmediate(r)).then(() => {
+        this.started = true;
+        return this.stream(this.handlers);
+      });
+    }
+    return this.run.then(() => {
+      if (entry.error !== undefined) throw entry.error;
+    });
+  }
+
+  private async stream(hs: { h: SaHandler; error: unknown }[]): Promise<void> {
+    const ctx = this.ctx();
+    await ctx.client.stream(
+      'list-sas',
+      { noblock: 'yes' },
+      (msg) => {
+        for (const name in msg) {
+          const ike = msg[name];
+          if (typeof ike !== 'object' || Buffer.isBuffer(ike) || Array.isArray(ike)) continue;
+          for (const e of hs) {
+            if (e.error !== undefined) continue;
+            try {
+              e.h(name, ike);
+            } catch (err) {
+              e.error = err;
+            }
+          }
+        }
+      },
+      { timeoutMs: ctx.timeLeft(), decode: { text: true } },
+    );
+    if (hs.length === 1 && hs[0]?.error !== undefined) throw hs[0].error;
+  }
+}
+
+export interface ScrapeResult {
+  up: boolean;
+  exposition: Exposition;
+}
+
+/** Run one scrape of `collectors` against the client, bounded by `timeoutMs`. Never rejects. */
+export async function runScrape(
+  client: ViciClient,
+  collectors: readonly Collector[],
+  timeoutMs: number,
+  log: Logger,
+): Promise<ScrapeResult> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let connsPromise: Promise<[string, ViciSection][]> | null = null;
+  const ctx: ScrapeContext = {
+    client,
+    now: Math.floor(started / 1000),
+    timeLeft: () => Math.max(1, deadline - Date.now()),
+    sas: (h) => shared.add(h),
+    conns: () => {
+      connsPromise ??= client
+        .list('list-conns', undefined, { timeoutMs: ctx.timeLeft(), decode: { text: true } })
+        .then((events) => events.flatMap((m) => Object.keys(m).map((k) => [k, m[k]] as [string, ViciSection])));
+      return connsPromise;
+    },
+  };
+  const shared = new SharedSaStream(() => ctx);
+  const out = new Exposition();
+
+  let up = true;
+  try {
+    await client.command('version', undefined, { timeoutMs: ctx.timeLeft() });
+  } catch (err) {
+    up = false;
+    log.warn({ err: describe(err), address: client.where }, 'scrape: daemon unreachable');
+  }
+  out.sample(F.up, '', up ? 1 : 0);
+
+  await Promise.all(
+    collectors.map(async (c) => {
+      const t0 = performance.now();
+      const mine = new Exposition();
+      let ok = false;
+      if (up || c.live === false) {
+        try {
+          await c.collect(ctx, mine);
+          out.absorb(mine);
+          ok = true;
+        } catch (err) {
+          log.warn({ collector: c.name, err: describe(err), address: client.where }, 'scrape: collector failed');
+        }
+      }
+      if (!ok && c.down) {
+        const d = new Exposition();
+        c.down(d);
+        out.absorb(d);
+      }
+      const label = renderLabels(['collector'], [c.name]);
+      out.sample(F.collectorDuration, label, (performance.now() - t0) / 1000);
+      out.sample(F.collectorSuccess, label, ok ? 1 : 0);
+    }),
+  );
+  return { up, exposition: out };
+}
+
+/** One line about an error: its message, and its code where it has one; never a stack or a body. */
+export function describe(err: unknown): string {
+  if (err instanceof ViciTimeoutError) return err.message;
+  if (err instanceof Error) return 'code' in err && typeof err.code === 'string' ? `${err.message} [${err.code}]` : err.message;
+  return String(err);
+}

@@ -1,0 +1,100 @@
+// Collector `seed`: the seed exporter's metric names, labels and relative values, kept exactly, so its
+// Grafana panels keep working. Two of its bugs are fixed: packet metrics read the packet counters, and
+// strongswan_sa_state is 1 for an INSTALLED CHILD SA. Values that the daemon does not report (no rekey
+// scheduled, say) are left out instead of being written as 0.
+
+import { type Exposition, isDecimal, renderLabels } from '../metrics/exposition.js';
+import { F, type Family } from '../metrics/families.js';
+import { num, str, strList, subSections, type ViciSection } from '../vici/index.js';
+import type { Collector } from './collector.js';
+import { childName } from './sas.js';
+
+function rel(out: Exposition, f: Family, labels: string, field: string | undefined): void {
+  const v = num(field);
+  if (v !== undefined) out.sample(f, labels, v);
+}
+
+const flag01 = (v: string | undefined) => (v === 'yes' ? 1 : 0);
+
+function writeIke(out: Exposition, conn: string, ike: ViciSection): void {
+  const s = (k: string) => str(ike[k]);
+  const id = s('uniqueid') ?? '';
+  const l = renderLabels(['name', 'uniqueid'], [conn, id]);
+  const dh = s('dh-group') ?? '';
+  rel(out, F.seedIkeVersion, l, s('version'));
+  out.sample(F.seedIkeState, l, s('state') === 'ESTABLISHED' ? 1 : 0);
+  out.sample(F.seedIkeInitiator, l, flag01(s('initiator')));
+  out.sample(F.seedIkeNatRemote, l, flag01(s('nat-remote')));
+  out.sample(F.seedIkeNatFake, l, flag01(s('nat-fake')));
+  if (s('encr-alg') !== undefined) {
+    out.sample(F.seedIkeEncKeysize, `${l},${renderLabels(['algorithm', 'dh_group'], [s('encr-alg') ?? '', dh])}`, num(s('encr-keysize')) ?? 0);
+  }
+  if (s('integ-alg') !== undefined) {
+    out.sample(F.seedIkeIntegKeysize, `${l},${renderLabels(['algorithm', 'dh_group'], [s('integ-alg') ?? '', dh])}`, num(s('integ-keysize')) ?? 0);
+  }
+  rel(out, F.seedIkeEstablished, l, s('established'));
+  rel(out, F.seedIkeRekey, l, s('rekey-time'));
+  rel(out, F.seedIkeReauth, l, s('reauth-time'));
+  const children = subSections(ike['child-sas']);
+  out.sample(F.seedIkeChildren, l, children.length);
+  for (const [key, child] of children) writeChild(out, conn, id, key, child);
+}
+
+function writeChild(out: Exposition, conn: string, ikeId: string, key: string, child: ViciSection): void {
+  const s = (k: string) => str(child[k]);
+  const l = renderLabels(['ike_name', 'ike_id', 'child_name', 'child_id'], [conn, ikeId, childName(key, child), s('uniqueid') ?? '']);
+  const ts = `${l},${renderLabels(['localTS', 'remoteTS'], [strList(child['local-ts']).join(';'), strList(child['remote-ts']).join(';')])}`;
+  const dh = s('dh-group') ?? '';
+  out.sample(F.seedSaState, ts, s('state') === 'INSTALLED' ? 1 : 0);
+  out.sample(F.seedSaEncap, l, flag01(s('encap')));
+  if (s('encr-alg') !== undefined) {
+    out.sample(F.seedSaEncKeysize, `${l},${renderLabels(['algorithm', 'dh_group'], [s('encr-alg') ?? '', dh])}`, num(s('encr-keysize')) ?? 0);
+  }
+  if (s('integ-alg') !== undefined) {
+    out.sample(F.seedSaIntegKeysize, `${l},${renderLabels(['algorithm', 'dh_group'], [s('integ-alg') ?? '', dh])}`, num(s('integ-keysize')) ?? 0);
+  }
+  const counter = (f: Family, k: string) => {
+    const v = s(k);
+    if (isDecimal(v)) out.sample(f, ts, v);
+  };
+  counter(F.seedSaBytesIn, 'bytes-in');
+  counter(F.seedSaPacketsIn, 'packets-in');
+  rel(out, F.seedSaLastIn, ts, s('use-in'));
+  counter(F.seedSaBytesOut, 'bytes-out');
+  counter(F.seedSaPacketsOut, 'packets-out');
+  rel(out, F.seedSaLastOut, ts, s('use-out'));
+  rel(out, F.seedSaEstablished, l, s('install-time'));
+  rel(out, F.seedSaRekey, l, s('rekey-time'));
+  rel(out, F.seedSaLifetime, l, s('life-time'));
+}
+
+export const seed: Collector = {
+  name: 'seed',
+  help: "The seed exporter's metrics under their original names and labels (drop-in compatibility).",
+  defaultEnabled: true,
+  async collect(ctx, out) {
+    const withSa = new Set<string>();
+    let ikes = 0;
+    const sasDone = ctx.sas((conn, ike) => {
+      ikes++;
+      withSa.add(conn);
+      writeIke(out, conn, ike);
+    });
+    const configured = await ctx.conns();
+    await sasDone;
+    let idle = 0;
+    for (const [name] of configured) {
+      if (withSa.has(name)) continue;
+      // A configured connection without IKE SA: listed with zero values, as the seed does.
+      idle++;
+      const l = renderLabels(['name', 'uniqueid'], [name, '']);
+      out.sample(F.seedIkeState, l, 0);
+      out.sample(F.seedIkeChildren, l, 0);
+    }
+    out.sample(F.seedKnownIkes, '', ikes + idle);
+    out.sample(F.seedIkesConnected, '', ikes);
+  },
+  down(out) {
+    out.sample(F.seedIkesConnected, '', 0);
+  },
+};

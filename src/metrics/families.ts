@@ -1,0 +1,376 @@
+// Every metric family the exporter writes, defined once: name, type, help, labels, owning collector,
+// and whether it belongs to the seed-compatible set (names kept exactly as the seed exporter had them)
+// or the standard set (Prometheus naming conventions). Metric names appear as literals only here.
+
+export type FamilyType = 'gauge' | 'counter';
+export type MetricSet = 'standard' | 'seed' | 'exporter';
+
+export interface Family {
+  readonly name: string;
+  readonly type: FamilyType;
+  readonly help: string;
+  readonly labels: readonly string[];
+  /** The collector that writes it ('exporter' for the exporter's own metrics). */
+  readonly collector: string;
+  readonly set: MetricSet;
+  /** For seed families: the standard family that carries the same information. */
+  readonly standard?: string;
+}
+
+const IKE = ['conn', 'ike_id'] as const;
+const CHILD = ['conn', 'ike_id', 'child', 'child_id'] as const;
+const SEED_IKE = ['name', 'uniqueid'] as const;
+const SEED_CHILD = ['ike_name', 'ike_id', 'child_name', 'child_id'] as const;
+const SEED_TS = [...SEED_CHILD, 'localTS', 'remoteTS'] as const;
+const SEED_ALG = ['algorithm', 'dh_group'] as const;
+
+function std(
+  collector: string,
+  name: string,
+  type: FamilyType,
+  labels: readonly string[],
+  help: string,
+): Family {
+  return { name, type, help, labels, collector, set: collector === 'exporter' ? 'exporter' : 'standard' };
+}
+
+function seed(name: string, labels: readonly string[], help: string, standard: string): Family {
+  return { name, type: 'gauge', help, labels, collector: 'seed', set: 'seed', standard };
+}
+
+export const F = {
+  // --- the exporter itself (written on every scrape, whatever collectors are enabled) ---
+  up: std('exporter', 'strongswan_up', 'gauge', [], 'Whether the daemon answered this scrape over VICI (1) or not (0).'),
+  buildInfo: std(
+    'exporter',
+    'strongswan_exporter_build_info',
+    'gauge',
+    ['version', 'nodejs_version'],
+    'The exporter version and the Node.js version it runs on; value 1.',
+  ),
+  collectorDuration: std(
+    'exporter',
+    'strongswan_exporter_collector_duration_seconds',
+    'gauge',
+    ['collector'],
+    'How long each collector took in this scrape.',
+  ),
+  collectorSuccess: std(
+    'exporter',
+    'strongswan_exporter_collector_success',
+    'gauge',
+    ['collector'],
+    'Whether each collector succeeded in this scrape (1) or not (0).',
+  ),
+
+  // --- standard set: IKE SAs (list-sas) ---
+  ikeSaInfo: std(
+    'sas',
+    'strongswan_ike_sa_info',
+    'gauge',
+    [
+      ...IKE,
+      'version',
+      'local_host',
+      'local_id',
+      'remote_host',
+      'remote_id',
+      'initiator',
+      'encr_alg',
+      'encr_keysize',
+      'integ_alg',
+      'integ_keysize',
+      'prf_alg',
+      'dh_group',
+    ],
+    'An IKE SA (list-sas: version, local-host, local-id, remote-host, remote-id, initiator, encr-alg, encr-keysize, integ-alg, integ-keysize, prf-alg, dh-group); value 1.',
+  ),
+  ikeSaState: std(
+    'sas',
+    'strongswan_ike_sa_state',
+    'gauge',
+    [...IKE, 'state'],
+    'The state of an IKE SA (list-sas: state); one series per SA with its current state, value 1.',
+  ),
+  ikeSaEstablished: std(
+    'sas',
+    'strongswan_ike_sa_established_timestamp_seconds',
+    'gauge',
+    IKE,
+    'When an IKE SA was established (scrape time minus list-sas: established).',
+  ),
+  ikeSaRekey: std(
+    'sas',
+    'strongswan_ike_sa_rekey_timestamp_seconds',
+    'gauge',
+    IKE,
+    'When an IKE SA is scheduled to be rekeyed (scrape time plus list-sas: rekey-time).',
+  ),
+  ikeSaReauth: std(
+    'sas',
+    'strongswan_ike_sa_reauth_timestamp_seconds',
+    'gauge',
+    IKE,
+    'When an IKE SA is scheduled to be reauthenticated (scrape time plus list-sas: reauth-time).',
+  ),
+  ikeSaChildSas: std('sas', 'strongswan_ike_sa_child_sas', 'gauge', IKE, 'CHILD SAs of an IKE SA (list-sas: child-sas).'),
+
+  // --- standard set: CHILD SAs (list-sas, child-sas sections) ---
+  childSaInfo: std(
+    'sas',
+    'strongswan_child_sa_info',
+    'gauge',
+    [
+      ...CHILD,
+      'mode',
+      'protocol',
+      'encap',
+      'reqid',
+      'spi_in',
+      'spi_out',
+      'local_ts',
+      'remote_ts',
+      'encr_alg',
+      'encr_keysize',
+      'integ_alg',
+      'integ_keysize',
+      'dh_group',
+    ],
+    'A CHILD SA (list-sas child-sas: mode, protocol, encap, reqid, spi-in, spi-out, local-ts, remote-ts, encr-alg, encr-keysize, integ-alg, integ-keysize, dh-group); value 1.',
+  ),
+  childSaState: std(
+    'sas',
+    'strongswan_child_sa_state',
+    'gauge',
+    [...CHILD, 'state'],
+    'The state of a CHILD SA (list-sas child-sas: state); one series per SA with its current state, value 1.',
+  ),
+  childSaBytes: std(
+    'sas',
+    'strongswan_child_sa_bytes_total',
+    'counter',
+    [...CHILD, 'direction'],
+    'Bytes through a CHILD SA since it was installed (list-sas child-sas: bytes-in, bytes-out); restarts at 0 with each rekey.',
+  ),
+  childSaPackets: std(
+    'sas',
+    'strongswan_child_sa_packets_total',
+    'counter',
+    [...CHILD, 'direction'],
+    'Packets through a CHILD SA since it was installed (list-sas child-sas: packets-in, packets-out); restarts at 0 with each rekey.',
+  ),
+  childSaLastPacket: std(
+    'sas',
+    'strongswan_child_sa_last_packet_timestamp_seconds',
+    'gauge',
+    [...CHILD, 'direction'],
+    'When a CHILD SA last passed a packet (scrape time minus list-sas child-sas: use-in, use-out).',
+  ),
+  childSaInstalled: std(
+    'sas',
+    'strongswan_child_sa_installed_timestamp_seconds',
+    'gauge',
+    CHILD,
+    'When a CHILD SA was installed (scrape time minus list-sas child-sas: install-time).',
+  ),
+  childSaRekey: std(
+    'sas',
+    'strongswan_child_sa_rekey_timestamp_seconds',
+    'gauge',
+    CHILD,
+    'When a CHILD SA is scheduled to be rekeyed (scrape time plus list-sas child-sas: rekey-time).',
+  ),
+  childSaExpire: std(
+    'sas',
+    'strongswan_child_sa_expire_timestamp_seconds',
+    'gauge',
+    CHILD,
+    'When a CHILD SA hard-expires (scrape time plus list-sas child-sas: life-time).',
+  ),
+
+  // --- standard set: configured connections (list-conns, joined with list-sas) ---
+  connInfo: std(
+    'conns',
+    'strongswan_conn_info',
+    'gauge',
+    ['conn', 'version', 'local_addrs', 'remote_addrs'],
+    'A configured connection (list-conns: version, local_addrs, remote_addrs); value 1.',
+  ),
+  connUp: std(
+    'conns',
+    'strongswan_conn_up',
+    'gauge',
+    ['conn'],
+    'Whether a configured connection (list-conns) has an ESTABLISHED IKE SA (list-sas: state).',
+  ),
+  connChildUp: std(
+    'conns',
+    'strongswan_conn_child_up',
+    'gauge',
+    ['conn', 'child'],
+    'Whether a configured child (list-conns: children) has an INSTALLED CHILD SA (list-sas child-sas: state).',
+  ),
+  connIkeSas: std(
+    'conns',
+    'strongswan_conn_ike_sas',
+    'gauge',
+    ['conn'],
+    'IKE SAs, in any state, of a configured connection (list-conns joined with list-sas).',
+  ),
+
+  // --- seed-compatible set: the seed exporter's names, labels and relative values, kept exactly ---
+  seedKnownIkes: seed(
+    'strongswan_number_of_known_ikes',
+    [],
+    'Number of known IKEs: IKE SAs plus configured connections without any (list-sas, list-conns).',
+    'strongswan_conn_ike_sas',
+  ),
+  seedIkesConnected: seed(
+    'strongswan_number_of_ikes_connected',
+    [],
+    'Number of IKE SAs the daemon lists (list-sas), 0 when it cannot be reached.',
+    'strongswan_ike_sa_state',
+  ),
+  seedIkeVersion: seed('strongswan_ike_version', SEED_IKE, 'IKE version of this IKE SA (list-sas: version).', 'strongswan_ike_sa_info'),
+  seedIkeState: seed(
+    'strongswan_ike_state',
+    SEED_IKE,
+    'Whether this IKE SA is ESTABLISHED (list-sas: state); 0 for a configured connection without IKE SA (uniqueid "").',
+    'strongswan_conn_up',
+  ),
+  seedIkeInitiator: seed(
+    'strongswan_ike_initiator',
+    SEED_IKE,
+    'Whether the local side initiated this IKE SA (list-sas: initiator).',
+    'strongswan_ike_sa_info',
+  ),
+  seedIkeNatRemote: seed(
+    'strongswan_ike_nat_remote',
+    SEED_IKE,
+    'Whether the remote peer is behind NAT (list-sas: nat-remote).',
+    'strongswan_ike_sa_info',
+  ),
+  seedIkeNatFake: seed(
+    'strongswan_ike_nat_fake',
+    SEED_IKE,
+    'Whether NAT is faked to float to port 4500 (list-sas: nat-fake).',
+    'strongswan_ike_sa_info',
+  ),
+  seedIkeEncKeysize: seed(
+    'strongswan_ike_encryption_keysize',
+    [...SEED_IKE, ...SEED_ALG],
+    'Key size in bits of the IKE encryption algorithm (list-sas: encr-keysize, encr-alg, dh-group).',
+    'strongswan_ike_sa_info',
+  ),
+  seedIkeIntegKeysize: seed(
+    'strongswan_ike_integrity_keysize',
+    [...SEED_IKE, ...SEED_ALG],
+    'Key size in bits of the IKE integrity algorithm (list-sas: integ-keysize, integ-alg, dh-group).',
+    'strongswan_ike_sa_info',
+  ),
+  seedIkeEstablished: seed(
+    'strongswan_ike_established_second',
+    SEED_IKE,
+    'Seconds since the IKE SA was established (list-sas: established).',
+    'strongswan_ike_sa_established_timestamp_seconds',
+  ),
+  seedIkeRekey: seed(
+    'strongswan_ike_rekey_second',
+    SEED_IKE,
+    'Seconds until the IKE SA is rekeyed (list-sas: rekey-time).',
+    'strongswan_ike_sa_rekey_timestamp_seconds',
+  ),
+  seedIkeReauth: seed(
+    'strongswan_ike_reauth_second',
+    SEED_IKE,
+    'Seconds until the IKE SA is reauthenticated (list-sas: reauth-time).',
+    'strongswan_ike_sa_reauth_timestamp_seconds',
+  ),
+  seedIkeChildren: seed(
+    'strongswan_ike_children',
+    SEED_IKE,
+    'Number of CHILD SAs of this IKE SA (list-sas: child-sas).',
+    'strongswan_ike_sa_child_sas',
+  ),
+  seedSaState: seed(
+    'strongswan_sa_state',
+    SEED_TS,
+    'Whether this CHILD SA is INSTALLED (list-sas child-sas: state).',
+    'strongswan_child_sa_state',
+  ),
+  seedSaEncap: seed(
+    'strongswan_sa_encap',
+    SEED_CHILD,
+    'Whether this CHILD SA is UDP-encapsulated (list-sas child-sas: encap).',
+    'strongswan_child_sa_info',
+  ),
+  seedSaEncKeysize: seed(
+    'strongswan_sa_encryption_keysize',
+    [...SEED_CHILD, ...SEED_ALG],
+    'Key size in bits of the CHILD SA encryption algorithm (list-sas child-sas: encr-keysize, encr-alg, dh-group).',
+    'strongswan_child_sa_info',
+  ),
+  seedSaIntegKeysize: seed(
+    'strongswan_sa_integrity_keysize',
+    [...SEED_CHILD, ...SEED_ALG],
+    'Key size in bits of the CHILD SA integrity algorithm (list-sas child-sas: integ-keysize, integ-alg, dh-group).',
+    'strongswan_child_sa_info',
+  ),
+  seedSaBytesIn: seed(
+    'strongswan_sa_bytes_inbound',
+    SEED_TS,
+    'Bytes received on this CHILD SA (list-sas child-sas: bytes-in).',
+    'strongswan_child_sa_bytes_total',
+  ),
+  seedSaPacketsIn: seed(
+    'strongswan_sa_packets_inbound',
+    SEED_TS,
+    'Packets received on this CHILD SA (list-sas child-sas: packets-in).',
+    'strongswan_child_sa_packets_total',
+  ),
+  seedSaLastIn: seed(
+    'strongswan_sa_last_inbound_seconds',
+    SEED_TS,
+    'Seconds since the last inbound packet (list-sas child-sas: use-in).',
+    'strongswan_child_sa_last_packet_timestamp_seconds',
+  ),
+  seedSaBytesOut: seed(
+    'strongswan_sa_bytes_outbound',
+    SEED_TS,
+    'Bytes sent on this CHILD SA (list-sas child-sas: bytes-out).',
+    'strongswan_child_sa_bytes_total',
+  ),
+  seedSaPacketsOut: seed(
+    'strongswan_sa_packets_outbound',
+    SEED_TS,
+    'Packets sent on this CHILD SA (list-sas child-sas: packets-out).',
+    'strongswan_child_sa_packets_total',
+  ),
+  seedSaLastOut: seed(
+    'strongswan_sa_last_outbound_seconds',
+    SEED_TS,
+    'Seconds since the last outbound packet (list-sas child-sas: use-out).',
+    'strongswan_child_sa_last_packet_timestamp_seconds',
+  ),
+  seedSaEstablished: seed(
+    'strongswan_sa_established_second',
+    SEED_CHILD,
+    'Seconds since the CHILD SA was installed (list-sas child-sas: install-time).',
+    'strongswan_child_sa_installed_timestamp_seconds',
+  ),
+  seedSaRekey: seed(
+    'strongswan_sa_rekey_second',
+    SEED_CHILD,
+    'Seconds until the CHILD SA is rekeyed (list-sas child-sas: rekey-time).',
+    'strongswan_child_sa_rekey_timestamp_seconds',
+  ),
+  seedSaLifetime: seed(
+    'strongswan_sa_lifetime_second',
+    SEED_CHILD,
+    'Seconds until the CHILD SA hard-expires (list-sas child-sas: life-time).',
+    'strongswan_child_sa_expire_timestamp_seconds',
+  ),
+} as const satisfies Record<string, Family>;
+
+export type FamilyKey = keyof typeof F;
+export const ALL_FAMILIES: readonly Family[] = Object.values(F);

@@ -1,0 +1,61 @@
+// A scrape target: one daemon address with its own VICI client and collectors. Concurrent scrapes of
+// one target share one in-flight query; each rendering of a result is made once per format.
+
+import { type Collector, type Logger, runScrape } from '../collectors/collector.js';
+import { Exposition, type Format } from '../metrics/exposition.js';
+import { ViciClient } from '../vici/index.js';
+
+export interface TargetOptions {
+  name: string;
+  address: string;
+  timeoutMs: number;
+  collectors: readonly Collector[];
+  log: Logger;
+}
+
+export class ScrapeOutcome {
+  private readonly rendered = new Map<Format, string>();
+  constructor(
+    readonly up: boolean,
+    readonly exposition: Exposition,
+  ) {}
+  text(format: Format): string {
+    let t = this.rendered.get(format);
+    if (t === undefined) {
+      t = this.exposition.text(format);
+      this.rendered.set(format, t);
+    }
+    return t;
+  }
+}
+
+export class Target {
+  readonly client: ViciClient;
+  private inflight: Promise<ScrapeOutcome> | null = null;
+  /** Scrapes that ran a query, and scrapes that joined one already under way. */
+  readonly stats = { queries: 0, shared: 0 };
+
+  constructor(readonly opts: TargetOptions) {
+    this.client = new ViciClient({ address: opts.address, timeoutMs: opts.timeoutMs });
+  }
+
+  /** Scrape, or join the scrape already under way. `timeoutMs` bounds a new query (default: the target's). */
+  scrape(timeoutMs = this.opts.timeoutMs): Promise<ScrapeOutcome> {
+    if (this.inflight !== null) {
+      this.stats.shared++;
+      return this.inflight;
+    }
+    this.stats.queries++;
+    const log = this.opts.log;
+    this.inflight = runScrape(this.client, this.opts.collectors, Math.min(timeoutMs, this.opts.timeoutMs), log)
+      .then((r) => new ScrapeOutcome(r.up, r.exposition))
+      .finally(() => {
+        this.inflight = null;
+      });
+    return this.inflight;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
