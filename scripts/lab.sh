@@ -15,6 +15,7 @@
 # charons get a private tmpfs on /run), LAB_PREFIX (default sswlab-),
 # LAB_TIMEOUT (seconds for wait loops, default 30).
 # See test/e2e/README.md.
+# shellcheck disable=SC2015,SC2016
 set -euo pipefail
 
 LAB_DIR=${LAB_DIR:-/var/tmp/sswlab}
@@ -58,7 +59,9 @@ check_settings() {
 	"" | / | /run | /run/* | /var/run | /var/run/*)
 		die "LAB_DIR=$LAB_DIR is not usable (must not be / or under /run: charon gets a private tmpfs on /run)" ;;
 	esac
-	case "$LAB_DIR" in /*) ;; *) die "LAB_DIR must be an absolute path" ;; esac
+	[[ "$LAB_DIR" =~ ^/[A-Za-z0-9_./-]+$ ]] || die "LAB_DIR must be an absolute path of [A-Za-z0-9_./-]"
+	[ "${#LAB_DIR}" -le 80 ] || die "LAB_DIR too long (the VICI unix socket path must fit in 108 bytes)"
+	[[ "$LAB_TIMEOUT" =~ ^[0-9]+$ ]] || die "LAB_TIMEOUT must be an integer (seconds)"
 	[ "${#VETH1}" -le 15 ] || die "LAB_PREFIX too long (veth name $VETH1 > 15 chars)"
 	[[ "$LAB_PREFIX" =~ ^[A-Za-z0-9_.-]+$ ]] || die "LAB_PREFIX may only contain [A-Za-z0-9_.-]"
 }
@@ -329,6 +332,25 @@ charon_pid() {
 	echo "$pid"
 }
 
+# true while the process exists and is not a zombie (PID 1 here may be slow to reap)
+proc_alive() {
+	local st
+	st=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# wait (at most ~0.5 s) until the given dead processes have been reaped
+wait_reaped() {
+	local i pid left
+	for ((i = 0; i < 25; i++)); do
+		left=""
+		for pid in "$@"; do [ -d "/proc/$pid" ] && left=1; done
+		[ -z "$left" ] && return 0
+		sleep 0.02
+	done
+	return 0
+}
+
 log_tail() {
 	local gw
 	for gw in gw1 gw2; do
@@ -359,10 +381,23 @@ wait_for() {
 	done
 }
 
-vici_ready() { [ -S "$(vici_path "$1")" ] && sw "$1" --stats >/dev/null 2>&1; }
+vici_ready() {
+	local gw=$1 pid
+	if [ -S "$(vici_path "$gw")" ] && sw "$gw" --stats >/dev/null 2>&1; then
+		return 0
+	fi
+	# fail fast if charon already died
+	pid=$(cat "$LAB_DIR/$gw/charon.pid" 2>/dev/null) || return 1
+	if [[ "$pid" =~ ^[0-9]+$ ]] && ! proc_alive "$pid"; then
+		log "$gw charon (pid $pid) exited during start-up"
+		log_tail
+		exit 1
+	fi
+	return 1
+}
 
 start_charon_proc() {
-	local gw=$1 ns d pid
+	local gw=$1 ns d
 	ns=$(ns_of "$gw")
 	d=$(gw_dir "$gw")
 	ns_exists "$ns" || die "namespace $ns does not exist (run: scripts/lab.sh up)"
@@ -374,30 +409,33 @@ start_charon_proc() {
 	echo "=== $(date '+%F %T') starting charon ===" >>"$d/charon.out"
 	# Private mount namespace with a tmpfs on /run, so that each charon has its
 	# own /run/charon.pid etc.; LAB_DIR (not under /run) stays visible.
-	# `sh` writes its pid and then execs charon, so the pid file is charon's pid.
-	setsid ip netns exec "$ns" unshare -m --propagation private sh -c \
+	# The inner `sh` writes its pid and then execs charon, so the pid file is
+	# charon's pid. The outer `sh` only waits for charon, so that a dead charon
+	# is reaped at once (PID 1 on these machines reaps orphans only every ~1.5 s,
+	# leaving `[charon] <defunct>` entries behind).
+	setsid sh -c '"$@" & wait' sh ip netns exec "$ns" unshare -m --propagation private sh -c \
 		'echo $$ >"$1/charon.pid" && mount -t tmpfs none /run && STRONGSWAN_CONF="$1/strongswan.conf" exec '"$CHARON" \
 		sh "$d" </dev/null >>"$d/charon.out" 2>&1 &
 	wait_for "$gw charon VICI socket $(vici_path "$gw")" vici_ready "$gw"
-	pid=$(charon_pid "$gw") || die "$gw charon is not running"
-	: "$pid"
+	charon_pid "$gw" >/dev/null || die "$gw charon is not running"
 }
 
 stop_charon_proc() {
 	local gw=$1 pid i
 	pid=$(charon_pid "$gw") || { rm -f "$LAB_DIR/$gw/charon.pid" "$(vici_path "$gw")"; return 0; }
 	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		[ -d "/proc/$pid" ] || break
-		sleep 0.1
+	for ((i = 0; i < 100; i++)); do
+		proc_alive "$pid" || break
+		sleep 0.05
 	done
-	if [ -d "/proc/$pid" ]; then
+	if proc_alive "$pid"; then
 		kill -KILL "$pid" 2>/dev/null || true
-		for ((i = 0; i < 20; i++)); do
-			[ -d "/proc/$pid" ] || break
-			sleep 0.1
+		for ((i = 0; i < 40; i++)); do
+			proc_alive "$pid" || break
+			sleep 0.05
 		done
 	fi
+	wait_reaped "$pid"
 	rm -f "$LAB_DIR/$gw/charon.pid" "$(vici_path "$gw")"
 }
 
@@ -468,13 +506,12 @@ ensure_tunnels() {
 		fi
 		extras=$(grep '^extra' <<<"$missing" || true)
 		if [ -n "$extras" ]; then
-			# each extra is its own IKE SA: initiate several in parallel
+			# Each extra is its own IKE SA. Initiate asynchronously (--timeout -1
+			# makes charon queue the job and reply at once): many concurrent
+			# *synchronous* initiates tie up charon's worker threads and stall it.
 			while read -r ike child; do
-				printf '%s %s\n' "$ike" "$child"
-			done <<<"$extras" | xargs -P 8 -n 2 sh -c '
-				STRONGSWAN_CONF="$0/swanctl-client.conf" SWANCTL_DIR="$0/gw1/swanctl" \
-				swanctl --initiate --uri "unix://$0/gw1/charon.vici" --ike "$1" --child "$2" --timeout 20 \
-				>/dev/null 2>&1 || true' "$LAB_DIR"
+				sw gw1 --initiate --ike "$ike" --child "$child" --timeout -1 </dev/null >>"$LAB_DIR/gw1/swanctl.log" 2>&1 || true
+			done <<<"$extras"
 		fi
 	fi
 	wait_for "all tunnels INSTALLED on gw1 and gw2 ($(wanted_pairs | wc -l) child SAs)" all_up
@@ -496,21 +533,18 @@ cmd_down() {
 	done
 	pids=$(echo "$pids" | tr ' ' '\n' | grep -E '^[0-9]+$' | sort -u)
 	if [ -n "$pids" ]; then
+		# SIGKILL: fast, and nothing survives the namespaces anyway (the TUN
+		# devices and the private /run tmpfs go away with the processes).
 		# shellcheck disable=SC2086
-		kill -TERM $pids 2>/dev/null
-		for ((i = 0; i < 20; i++)); do
+		kill -KILL $pids 2>/dev/null
+		for ((i = 0; i < 50; i++)); do
 			local alive=""
-			for pid in $pids; do [ -d "/proc/$pid" ] && alive="$alive $pid"; done
+			for pid in $pids; do proc_alive "$pid" && alive="$alive $pid"; done
 			[ -z "$alive" ] && break
-			sleep 0.1
+			sleep 0.05
 		done
-		for pid in $pids; do [ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null; done
-		for ((i = 0; i < 20; i++)); do
-			local alive=""
-			for pid in $pids; do [ -d "/proc/$pid" ] && alive="$alive $pid"; done
-			[ -z "$alive" ] && break
-			sleep 0.1
-		done
+		# shellcheck disable=SC2086
+		wait_reaped $pids
 	fi
 	for ns in "$NS1" "$NS2"; do
 		ns_exists "$ns" && ip netns del "$ns" 2>/dev/null
@@ -524,7 +558,7 @@ cmd_down() {
 
 cmd_up() {
 	need_root
-	local t0=$SECONDS
+	local t0=${EPOCHREALTIME//[!0-9]/}
 	if ns_exists "$NS1" || ns_exists "$NS2" || [ -e "$LAB_DIR" ]; then
 		log "lab already (partly) up: tearing it down first"
 		cmd_down
@@ -558,7 +592,7 @@ EOF
 	load_all gw2
 	load_all gw1
 	ensure_tunnels
-	log "lab up in $((SECONDS - t0))s (gw1 VICI unix://$(vici_path gw1), gw2 VICI unix://$(vici_path gw2))"
+	log "lab up in $(((${EPOCHREALTIME//[!0-9]/} - t0) / 1000)) ms (gw1 VICI unix://$(vici_path gw1), gw2 VICI unix://$(vici_path gw2))"
 }
 
 require_up() {

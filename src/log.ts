@@ -1,12 +1,19 @@
 // Logging: pino, written synchronously to stderr, as logfmt (default) or JSON lines.
 
-import { pino, type Logger as PinoLogger } from 'pino';
+import { type Logger as PinoLogger, pino } from 'pino';
 
 export type LogFormat = 'logfmt' | 'json';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVEL_NAMES: Readonly<Record<number, string>> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 
 function logfmtValue(v: unknown): string {
   const s = typeof v === 'string' ? v : v instanceof Object ? JSON.stringify(v) : String(v);

@@ -46,19 +46,35 @@ export async function runExporter(argv: string[]): Promise<number> {
     log,
   });
   log.info({ version: VERSION, node: process.version }, 'starting strongswan_exporter');
-  log.info({ address: target.client.where, timeout: cfg.viciTimeoutMs / 1000, collectors: cfg.collectors.map((c) => c.name).join(',') }, 'vici');
-  if (process.getuid?.() === 0) log.warn({}, 'running as root: the exporter only needs the group of the VICI socket');
+  log.info(
+    {
+      address: target.client.where,
+      timeout: cfg.viciTimeoutMs / 1000,
+      collectors: cfg.collectors.map((c) => c.name).join(','),
+    },
+    'vici',
+  );
+  if (process.getuid?.() === 0)
+    log.warn({}, 'running as root: the exporter only needs the group of the VICI socket');
 
   const servers: http.Server[] = [];
   for (const addr of cfg.listen) {
-    const server = http.createServer({ requestTimeout: 60_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, handler);
+    const server = http.createServer(
+      { requestTimeout: 60_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+      handler,
+    );
     try {
       const a = await listen(server, addr);
-      log.info({ address: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`, tls: false }, 'listening');
+      log.info(
+        { address: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`, tls: false },
+        'listening',
+      );
     } catch (err) {
       for (const s of servers) s.close();
       target.close();
-      throw new Error(`listen on ${addr.host ?? ''}:${addr.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(
+        `listen on ${addr.host ?? ''}:${addr.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     servers.push(server);
   }

@@ -36,8 +36,16 @@ interface FlagDoc {
 }
 
 const FLAG_DOCS: FlagDoc[] = [
-  { flag: '--vici.address=URI', help: 'VICI socket of charon: unix:///path, a bare path, or tcp://host:port.', def: DEFAULT_VICI_ADDRESS },
-  { flag: '--vici.timeout=DURATION', help: 'Bound for the VICI queries of one scrape (and for connecting).', def: '5s' },
+  {
+    flag: '--vici.address=URI',
+    help: 'VICI socket of charon: unix:///path, a bare path, or tcp://host:port.',
+    def: DEFAULT_VICI_ADDRESS,
+  },
+  {
+    flag: '--vici.timeout=DURATION',
+    help: 'Bound for the VICI queries of one scrape (and for connecting).',
+    def: '5s',
+  },
   {
     flag: '--web.listen-address=ADDR',
     help: 'Address to listen on for HTTP, host:port or :port; repeat the flag for several.',
@@ -48,7 +56,11 @@ const FLAG_DOCS: FlagDoc[] = [
     flag: '--web.disable-exporter-metrics',
     help: "Leave out the exporter's own process metrics (process_*, nodejs_*).",
   },
-  { flag: '--log.level=LEVEL', help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.`, def: 'info' },
+  {
+    flag: '--log.level=LEVEL',
+    help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.`,
+    def: 'info',
+  },
   { flag: '--log.format=FORMAT', help: 'Output format of log messages: logfmt or json.', def: 'logfmt' },
   { flag: '--version', help: 'Show the version and exit.' },
   { flag: '-h, --help', help: 'Show this help and exit.' },
@@ -67,7 +79,9 @@ export function usage(collectors: readonly Collector[]): string {
   for (const d of FLAG_DOCS) lines.push(`  ${pad(d.flag)}${d.help}${d.def ? ` (default: ${d.def})` : ''}`);
   lines.push('', 'Collectors (enable with --collector.NAME, disable with --no-collector.NAME):');
   for (const c of collectors) {
-    lines.push(`  ${pad(`--[no-]collector.${c.name}`)}${c.help} (default: ${c.defaultEnabled ? 'enabled' : 'disabled'})`);
+    lines.push(
+      `  ${pad(`--[no-]collector.${c.name}`)}${c.help} (default: ${c.defaultEnabled ? 'enabled' : 'disabled'})`,
+    );
   }
   lines.push('', 'Debugging: `strongswan_exporter query --help`.', '');
   return lines.join('\n');
@@ -124,7 +138,9 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
   const listen = ((v['web.listen-address'] as string[] | undefined) ?? [':9814']).map(parseListenAddress);
   const telemetryPath = str('web.telemetry-path', '/metrics');
   if (!telemetryPath.startsWith('/') || telemetryPath === '/' || telemetryPath.startsWith('/-/')) {
-    throw new UsageError(`invalid --web.telemetry-path "${telemetryPath}" (must start with / and not be / or /-/...)`);
+    throw new UsageError(
+      `invalid --web.telemetry-path "${telemetryPath}" (must start with / and not be / or /-/...)`,
+    );
   }
   const logLevel = str('log.level', 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {

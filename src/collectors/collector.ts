@@ -3,9 +3,9 @@
 // Exposition that is kept only when the collector succeeds. One list-sas stream feeds every collector
 // that walks the SAs. Collectors never throw past runScrape; failures become success=0 and a log line.
 
-import { F } from '../metrics/families.js';
 import { Exposition, renderLabels } from '../metrics/exposition.js';
-import { ViciTimeoutError, type ViciClient, type ViciSection } from '../vici/index.js';
+import { F } from '../metrics/families.js';
+import { type ViciClient, type ViciSection, ViciTimeoutError } from '../vici/index.js';
 
 export type SaHandler = (conn: string, ike: ViciSection) => void;
 
@@ -112,7 +112,9 @@ export async function runScrape(
     conns: () => {
       connsPromise ??= client
         .list('list-conns', undefined, { timeoutMs: ctx.timeLeft(), decode: { text: true } })
-        .then((events) => events.flatMap((m) => Object.keys(m).map((k) => [k, m[k]] as [string, ViciSection])));
+        .then((events) =>
+          events.flatMap((m) => Object.keys(m).map((k) => [k, m[k]] as [string, ViciSection])),
+        );
       return connsPromise;
     },
   };
@@ -139,7 +141,10 @@ export async function runScrape(
           out.absorb(mine);
           ok = true;
         } catch (err) {
-          log.warn({ collector: c.name, err: describe(err), address: client.where }, 'scrape: collector failed');
+          log.warn(
+            { collector: c.name, err: describe(err), address: client.where },
+            'scrape: collector failed',
+          );
         }
       }
       if (!ok && c.down) {
@@ -158,6 +163,7 @@ export async function runScrape(
 /** One line about an error: its message, and its code where it has one; never a stack or a body. */
 export function describe(err: unknown): string {
   if (err instanceof ViciTimeoutError) return err.message;
-  if (err instanceof Error) return 'code' in err && typeof err.code === 'string' ? `${err.message} [${err.code}]` : err.message;
+  if (err instanceof Error)
+    return 'code' in err && typeof err.code === 'string' ? `${err.message} [${err.code}]` : err.message;
   return String(err);
 }

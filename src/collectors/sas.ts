@@ -10,7 +10,14 @@ const IKE_INFO = F.ikeSaInfo.labels.slice(2);
 const CHILD_INFO = F.childSaInfo.labels.slice(4);
 
 /** Write `now + sign * field` when the field is present. */
-function timestamp(out: Exposition, f: Family, labels: string, now: number, field: string | undefined, sign: 1 | -1) {
+function timestamp(
+  out: Exposition,
+  f: Family,
+  labels: string,
+  now: number,
+  field: string | undefined,
+  sign: 1 | -1,
+) {
   const v = num(field);
   if (v !== undefined) out.sample(f, labels, now + sign * v);
 }
@@ -48,7 +55,13 @@ export function writeIkeSa(out: Exposition, now: number, conn: string, ike: Vici
   for (const [key, child] of children) writeChildSa(out, now, labels, key, child);
 }
 
-function writeChildSa(out: Exposition, now: number, ikeLabels: string, key: string, child: ViciSection): void {
+function writeChildSa(
+  out: Exposition,
+  now: number,
+  ikeLabels: string,
+  key: string,
+  child: ViciSection,
+): void {
   const s = (k: string) => str(child[k]);
   const labels = `${ikeLabels},${renderLabels(['child', 'child_id'], [childName(key, child), s('uniqueid') ?? ''])}`;
   const info = renderLabels(CHILD_INFO, [

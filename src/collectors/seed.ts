@@ -27,10 +27,18 @@ function writeIke(out: Exposition, conn: string, ike: ViciSection): void {
   out.sample(F.seedIkeNatRemote, l, flag01(s('nat-remote')));
   out.sample(F.seedIkeNatFake, l, flag01(s('nat-fake')));
   if (s('encr-alg') !== undefined) {
-    out.sample(F.seedIkeEncKeysize, `${l},${renderLabels(['algorithm', 'dh_group'], [s('encr-alg') ?? '', dh])}`, num(s('encr-keysize')) ?? 0);
+    out.sample(
+      F.seedIkeEncKeysize,
+      `${l},${renderLabels(['algorithm', 'dh_group'], [s('encr-alg') ?? '', dh])}`,
+      num(s('encr-keysize')) ?? 0,
+    );
   }
   if (s('integ-alg') !== undefined) {
-    out.sample(F.seedIkeIntegKeysize, `${l},${renderLabels(['algorithm', 'dh_group'], [s('integ-alg') ?? '', dh])}`, num(s('integ-keysize')) ?? 0);
+    out.sample(
+      F.seedIkeIntegKeysize,
+      `${l},${renderLabels(['algorithm', 'dh_group'], [s('integ-alg') ?? '', dh])}`,
+      num(s('integ-keysize')) ?? 0,
+    );
   }
   rel(out, F.seedIkeEstablished, l, s('established'));
   rel(out, F.seedIkeRekey, l, s('rekey-time'));
@@ -42,16 +50,27 @@ function writeIke(out: Exposition, conn: string, ike: ViciSection): void {
 
 function writeChild(out: Exposition, conn: string, ikeId: string, key: string, child: ViciSection): void {
   const s = (k: string) => str(child[k]);
-  const l = renderLabels(['ike_name', 'ike_id', 'child_name', 'child_id'], [conn, ikeId, childName(key, child), s('uniqueid') ?? '']);
+  const l = renderLabels(
+    ['ike_name', 'ike_id', 'child_name', 'child_id'],
+    [conn, ikeId, childName(key, child), s('uniqueid') ?? ''],
+  );
   const ts = `${l},${renderLabels(['localTS', 'remoteTS'], [strList(child['local-ts']).join(';'), strList(child['remote-ts']).join(';')])}`;
   const dh = s('dh-group') ?? '';
   out.sample(F.seedSaState, ts, s('state') === 'INSTALLED' ? 1 : 0);
   out.sample(F.seedSaEncap, l, flag01(s('encap')));
   if (s('encr-alg') !== undefined) {
-    out.sample(F.seedSaEncKeysize, `${l},${renderLabels(['algorithm', 'dh_group'], [s('encr-alg') ?? '', dh])}`, num(s('encr-keysize')) ?? 0);
+    out.sample(
+      F.seedSaEncKeysize,
+      `${l},${renderLabels(['algorithm', 'dh_group'], [s('encr-alg') ?? '', dh])}`,
+      num(s('encr-keysize')) ?? 0,
+    );
   }
   if (s('integ-alg') !== undefined) {
-    out.sample(F.seedSaIntegKeysize, `${l},${renderLabels(['algorithm', 'dh_group'], [s('integ-alg') ?? '', dh])}`, num(s('integ-keysize')) ?? 0);
+    out.sample(
+      F.seedSaIntegKeysize,
+      `${l},${renderLabels(['algorithm', 'dh_group'], [s('integ-alg') ?? '', dh])}`,
+      num(s('integ-keysize')) ?? 0,
+    );
   }
   const counter = (f: Family, k: string) => {
     const v = s(k);

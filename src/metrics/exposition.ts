@@ -83,7 +83,8 @@ export class Exposition {
     const families = [...this.bodies.keys()].sort((a, b) => (ORDER.get(a) ?? 0) - (ORDER.get(b) ?? 0));
     let out = '';
     for (const f of families) {
-      const typeName = format === 'openmetrics' && f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name;
+      const typeName =
+        format === 'openmetrics' && f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name;
       out += `# HELP ${typeName} ${escapeHelp(f.help)}\n# TYPE ${typeName} ${f.type}\n`;
       out += this.bodies.get(f);
     }

@@ -40,7 +40,13 @@ function seed(name: string, labels: readonly string[], help: string, standard: s
 
 export const F = {
   // --- the exporter itself (written on every scrape, whatever collectors are enabled) ---
-  up: std('exporter', 'strongswan_up', 'gauge', [], 'Whether the daemon answered this scrape over VICI (1) or not (0).'),
+  up: std(
+    'exporter',
+    'strongswan_up',
+    'gauge',
+    [],
+    'Whether the daemon answered this scrape over VICI (1) or not (0).',
+  ),
   buildInfo: std(
     'exporter',
     'strongswan_exporter_build_info',
@@ -113,7 +119,13 @@ export const F = {
     IKE,
     'When an IKE SA is scheduled to be reauthenticated (scrape time plus list-sas: reauth-time).',
   ),
-  ikeSaChildSas: std('sas', 'strongswan_ike_sa_child_sas', 'gauge', IKE, 'CHILD SAs of an IKE SA (list-sas: child-sas).'),
+  ikeSaChildSas: std(
+    'sas',
+    'strongswan_ike_sa_child_sas',
+    'gauge',
+    IKE,
+    'CHILD SAs of an IKE SA (list-sas: child-sas).',
+  ),
 
   // --- standard set: CHILD SAs (list-sas, child-sas sections) ---
   childSaInfo: std(
@@ -231,7 +243,12 @@ export const F = {
     'Number of IKE SAs the daemon lists (list-sas), 0 when it cannot be reached.',
     'strongswan_ike_sa_state',
   ),
-  seedIkeVersion: seed('strongswan_ike_version', SEED_IKE, 'IKE version of this IKE SA (list-sas: version).', 'strongswan_ike_sa_info'),
+  seedIkeVersion: seed(
+    'strongswan_ike_version',
+    SEED_IKE,
+    'IKE version of this IKE SA (list-sas: version).',
+    'strongswan_ike_sa_info',
+  ),
   seedIkeState: seed(
     'strongswan_ike_state',
     SEED_IKE,

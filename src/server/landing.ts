@@ -1,7 +1,10 @@
 // The landing page at `/`: name, version, and links to the metrics and health endpoints.
 
 const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 
 export function landingPage(opts: { version: string; metricsPath: string }): string {
   const v = escapeHtml(opts.version);

@@ -28,7 +28,10 @@ export function negotiateFormat(accept: string | undefined): Format {
   let om = -1;
   let text = -1;
   for (const r of parseAccept(accept)) {
-    if (r.type === 'application/openmetrics-text' && (r.version === undefined || r.version.startsWith('1.0') || r.version === '0.0.1')) {
+    if (
+      r.type === 'application/openmetrics-text' &&
+      (r.version === undefined || r.version.startsWith('1.0') || r.version === '0.0.1')
+    ) {
       om = Math.max(om, r.q);
     } else if (r.type === 'text/plain' || r.type === '*/*' || r.type === 'text/*') {
       text = Math.max(text, r.q);

@@ -1,13 +1,13 @@
 // The HTTP side: /metrics (or --web.telemetry-path), the landing page, health and readiness, and
 // 404/405 where they belong. It maps scrape outcomes to responses; it never sends a stack trace.
 
-import http from 'node:http';
+import type http from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import type { Logger } from '../log.js';
 import { CONTENT_TYPES, Exposition, type Format, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import type { SelfMetrics } from '../metrics/self.js';
-import type { Logger } from '../log.js';
 import { landingPage } from './landing.js';
 import { acceptsGzip, negotiateFormat } from './negotiate.js';
 import type { Target } from './target.js';
@@ -53,7 +53,8 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = url.pathname;
-    const known = route === opts.telemetryPath || route === '/' || route === '/-/healthy' || route === '/-/ready';
+    const known =
+      route === opts.telemetryPath || route === '/' || route === '/-/healthy' || route === '/-/ready';
     if (!known) return send(req, res, 404, 'text/plain; charset=utf-8', '404 page not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -69,7 +70,13 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
     }
     if (route === '/-/healthy') return send(req, res, 200, 'text/plain; charset=utf-8', 'Healthy\n');
     if (route === '/-/ready') return send(req, res, 200, 'text/plain; charset=utf-8', 'Ready\n');
-    send(req, res, 200, 'text/html; charset=utf-8', landingPage({ version: opts.version, metricsPath: opts.telemetryPath }));
+    send(
+      req,
+      res,
+      200,
+      'text/html; charset=utf-8',
+      landingPage({ version: opts.version, metricsPath: opts.telemetryPath }),
+    );
   };
 }
 

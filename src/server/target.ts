@@ -2,7 +2,7 @@
 // one target share one in-flight query; each rendering of a result is made once per format.
 
 import { type Collector, type Logger, runScrape } from '../collectors/collector.js';
-import { Exposition, type Format } from '../metrics/exposition.js';
+import type { Exposition, Format } from '../metrics/exposition.js';
 import { ViciClient } from '../vici/index.js';
 
 export interface TargetOptions {
@@ -47,7 +47,12 @@ export class Target {
     }
     this.stats.queries++;
     const log = this.opts.log;
-    this.inflight = runScrape(this.client, this.opts.collectors, Math.min(timeoutMs, this.opts.timeoutMs), log)
+    this.inflight = runScrape(
+      this.client,
+      this.opts.collectors,
+      Math.min(timeoutMs, this.opts.timeoutMs),
+      log,
+    )
       .then((r) => new ScrapeOutcome(r.up, r.exposition))
       .finally(() => {
         this.inflight = null;

@@ -92,10 +92,16 @@ export class ViciClient {
   ): Promise<{ count: number; response: ViciSection }> {
     const event = opts.event ?? STREAMED_COMMANDS[name];
     if (event === undefined) throw new TypeError(`${name}: not a streamed command; pass the event name`);
-    const deadline = Date.now() + (opts.timeoutMs ?? this.timeoutMs);
+    const budgetMs = opts.timeoutMs ?? this.timeoutMs;
+    const deadline = Date.now() + budgetMs;
     const { conn } = await this.prepare(opts);
-    await this.ensureRegistered(conn, event, deadline);
-    const op: OpOptions = { timeoutMs: Math.max(1, deadline - Date.now()), decode: opts.decode };
+    await this.ensureRegistered(conn, event, deadline, name, budgetMs);
+    const op: OpOptions = {
+      timeoutMs: Math.max(1, deadline - Date.now()),
+      decode: opts.decode,
+      what: name,
+      budgetMs,
+    };
     const result = await conn.streamed(name, event, msg, onEvent, op);
     if (opts.checkSuccess !== false) checkSuccess(name, result.response);
     return result;
@@ -153,16 +159,25 @@ export class ViciClient {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const started = Date.now();
     const conn = await this.connection(started + timeoutMs);
-    return { conn, op: { timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)), decode: opts.decode } };
+    const left = Math.max(1, timeoutMs - (Date.now() - started));
+    return { conn, op: { timeoutMs: left, decode: opts.decode, budgetMs: timeoutMs } };
   }
 
-  private async ensureRegistered(conn: ViciConnection, event: string, deadline: number): Promise<void> {
+  private async ensureRegistered(
+    conn: ViciConnection,
+    event: string,
+    deadline: number,
+    what?: string,
+    budgetMs?: number,
+  ): Promise<void> {
     if (conn.registered.has(event)) return;
     let p = this.registering.get(event);
     if (p === undefined) {
-      p = conn.register(event, { timeoutMs: Math.max(1, deadline - Date.now()) }).finally(() => {
-        this.registering.delete(event);
-      });
+      p = conn
+        .register(event, { timeoutMs: Math.max(1, deadline - Date.now()), what, budgetMs })
+        .finally(() => {
+          this.registering.delete(event);
+        });
       this.registering.set(event, p);
     }
     await p;

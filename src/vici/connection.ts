@@ -27,6 +27,10 @@ import {
 export interface OpOptions {
   timeoutMs: number;
   decode?: DecodeOptions;
+  /** For error messages: the operation the caller sees (e.g. `list-sas` while registering `list-sa`). */
+  what?: string;
+  /** For error messages: the caller's whole budget, when timeoutMs is what is left of it. */
+  budgetMs?: number;
 }
 
 export type StreamHandler = (msg: ViciSection, raw: RawPacket) => void;
@@ -163,7 +167,9 @@ export class ViciConnection {
           if (this.closedWith) return reject(this.closedWith);
           const left = opts.timeoutMs - (Date.now() - started);
           const timeoutError = () =>
-            new ViciTimeoutError(`${name}: no reply within ${opts.timeoutMs} ms (${this.where})`);
+            new ViciTimeoutError(
+              `${opts.what ?? name}: no reply within ${opts.budgetMs ?? opts.timeoutMs} ms (${this.where})`,
+            );
           if (left <= 0) return reject(timeoutError());
           const timer = setTimeout(() => {
             const err = timeoutError();

@@ -1,0 +1,70 @@
+// The e2e tests' handle on the real strongSwan lab (scripts/lab.sh): bring it up, run swanctl against
+// a gateway, tear it down, always, also when a test fails or the process is interrupted.
+
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const LAB = path.join(ROOT, 'scripts/lab.sh');
+export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+
+export type Gw = 'gw1' | 'gw2';
+
+export class Lab {
+  env: Record<string, string> = {};
+  private isUp = false;
+
+  constructor(private readonly extraEnv: Record<string, string> = {}) {}
+
+  lab(...args: string[]): string {
+    return execFileSync('bash', [LAB, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, ...this.extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
+  }
+
+  up(): this {
+    process.once('exit', () => this.down());
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        this.down();
+        process.exit(130);
+      });
+    }
+    this.isUp = true;
+    this.lab('up');
+    this.env = Object.fromEntries(
+      this.lab('env')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    return this;
+  }
+
+  down(): void {
+    if (!this.isUp) return;
+    this.isUp = false;
+    try {
+      this.lab('down');
+    } catch {
+      // best effort: never let teardown hide the real failure
+    }
+  }
+
+  vici(gw: Gw): string {
+    return this.env[gw === 'gw1' ? 'LAB_GW1_VICI' : 'LAB_GW2_VICI'] as string;
+  }
+
+  swanctl(gw: Gw, ...args: string[]): string {
+    // swanctl wants the command option first, then --uri.
+    const [cmd, ...rest] = args;
+    return execFileSync('swanctl', [cmd as string, '--uri', this.vici(gw), ...rest], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  }
+}
