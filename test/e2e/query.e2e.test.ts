@@ -89,7 +89,7 @@ describe('query against the real daemon', { timeout: 120_000 }, () => {
         const ours = lines.filter((l) => l.event === eventName).map((l) => l.message);
         const theirs = raw.filter((m) => m.kind === 'event').map((m) => m.message);
         assert.equal(ours.length, theirs.length);
-        ours.forEach((m, i) => compareTrees(m, theirs[i], `${command}[${i}]`));
+        for (const [i, m] of ours.entries()) compareTrees(m, theirs[i], `${command}[${i}]`);
       } else {
         const response = lines.at(-1)?.response as Record<string, unknown>;
         const theirs = raw.find((m) => m.kind === 'reply')?.message as RawTree;
