@@ -100,13 +100,15 @@ export async function runScrape(
   collectors: readonly Collector[],
   timeoutMs: number,
   log: Logger,
+  clock: () => number = Date.now,
 ): Promise<ScrapeResult> {
   const started = Date.now();
+  const nowSeconds = Math.floor(clock() / 1000);
   const deadline = started + timeoutMs;
   let connsPromise: Promise<[string, ViciSection][]> | null = null;
   const ctx: ScrapeContext = {
     client,
-    now: Math.floor(started / 1000),
+    now: nowSeconds,
     timeLeft: () => Math.max(1, deadline - Date.now()),
     sas: (h) => shared.add(h),
     conns: () => {
@@ -153,7 +155,7 @@ export async function runScrape(
         out.absorb(d);
       }
       const label = renderLabels(['collector'], [c.name]);
-      out.sample(F.collectorDuration, label, (performance.now() - t0) / 1000);
+      out.sample(F.collectorDuration, label, Math.round((performance.now() - t0) * 1e6) / 1e9);
       out.sample(F.collectorSuccess, label, ok ? 1 : 0);
     }),
   );

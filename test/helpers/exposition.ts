@@ -49,7 +49,7 @@ export function parseExposition(text: string): Parsed {
     const raw = m[4] as string;
     const value =
       raw === '+Inf' ? Number.POSITIVE_INFINITY : raw === '-Inf' ? Number.NEGATIVE_INFINITY : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value in: ${line}`);
+    if (Number.isNaN(value) && raw.toLowerCase() !== 'nan') throw new Error(`bad value in: ${line}`);
     samples.push({ name: m[1] as string, labels, value });
   }
   return { samples, types, help };
