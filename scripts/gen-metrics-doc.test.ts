@@ -11,6 +11,7 @@ describe('README metrics tables', () => {
   });
   it('name every family once', () => {
     const doc = renderMetricsDoc();
-    for (const f of ALL_FAMILIES) assert.equal(doc.split(`| \`${f.name}\` |`).length - 1, 1, f.name);
+    const rows = doc.split('\n');
+    for (const f of ALL_FAMILIES) assert.equal(rows.filter((r) => r.startsWith(`| \`${f.name}\` |`)).length, 1, f.name);
   });
 });
