@@ -1,0 +1,75 @@
+// Collector `stats`: the daemon's own statistics (`stats`): start time, IKE SA totals, worker threads,
+// job queues, scheduled jobs, loaded plugins and, where the daemon has mallinfo, its heap.
+
+import { type Exposition, isDecimal, renderLabels } from '../metrics/exposition.js';
+import { F, type Family } from '../metrics/families.js';
+import { isSection, str, strList, type ViciEntry, type ViciSection } from '../vici/index.js';
+import type { Collector } from './collector.js';
+
+export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
+const MALLINFO = ['sbrk', 'mmap', 'used', 'free'] as const;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const SINCE = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d{1,2}):(\d{2}):(\d{2}) (\d{4})$/;
+
+/**
+ * `uptime.since` as seconds since the epoch. charon prints it with strftime("%b %d %H:%M:%S %Y") in
+ * the local time of the daemon's host and without a zone (e.g. `Nov 28 04:24:35 2026`), so it is read
+ * here as local time of the exporter's host (the `TZ` of this process). Over a unix socket both run on
+ * the same host, so that is exact. For a TCP target in another zone, run the exporter with that zone's
+ * `TZ` or the value is off by the difference. In the hour repeated at the end of daylight saving time
+ * the reading is ambiguous; JavaScript takes the earlier instant. undefined when it does not parse.
+ */
+export function parseSince(since: string | undefined): number | undefined {
+  const m = since === undefined ? null : SINCE.exec(since.trim());
+  if (m === null) return undefined;
+  const month = MONTHS.indexOf(m[1] as string);
+  if (month < 0) return undefined;
+  const d = new Date(Number(m[6]), month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])).getTime();
+  return Number.isFinite(d) ? Math.floor(d / 1000) : undefined;
+}
+
+function section(e: ViciEntry | undefined): ViciSection | undefined {
+  return isSection(e) ? e : undefined;
+}
+
+function gauge(out: Exposition, f: Family, labels: string, v: string | undefined): void {
+  if (isDecimal(v)) out.sample(f, labels, v);
+}
+
+export const stats: Collector = {
+  name: 'stats',
+  help: 'Daemon statistics (stats): start time, IKE SAs, worker threads, job queues, plugins, heap.',
+  defaultEnabled: true,
+  async collect(ctx, out) {
+    const s = await ctx.client.command('stats', undefined, {
+      timeoutMs: ctx.timeLeft(),
+      decode: { text: true },
+    });
+    const start = parseSince(str(section(s.uptime)?.since));
+    if (start !== undefined) out.sample(F.daemonStartTime, '', start);
+
+    const ikesas = section(s.ikesas);
+    gauge(out, F.daemonIkeSas, '', str(ikesas?.total));
+    gauge(out, F.daemonHalfOpenIkeSas, '', str(ikesas?.['half-open']));
+
+    const workers = section(s.workers);
+    gauge(out, F.daemonWorkerPoolThreads, '', str(workers?.total));
+    gauge(out, F.daemonWorkerThreads, 'state="idle"', str(workers?.idle));
+    const active = section(workers?.active);
+    const queues = section(s.queues);
+    for (const p of PRIORITIES) {
+      gauge(out, F.daemonWorkerThreads, renderLabels(['state'], [p]), str(active?.[p]));
+      gauge(out, F.daemonJobQueueLength, renderLabels(['priority'], [p]), str(queues?.[p]));
+    }
+    gauge(out, F.daemonScheduledJobs, '', str(s.scheduled));
+
+    for (const plugin of new Set(strList(s.plugins))) {
+      out.sample(F.daemonPluginInfo, renderLabels(['plugin'], [plugin]), 1);
+    }
+    const mallinfo = section(s.mallinfo);
+    if (mallinfo !== undefined) {
+      for (const k of MALLINFO)
+        gauge(out, F.daemonMallocBytes, renderLabels(['kind'], [k]), str(mallinfo[k]));
+    }
+  },
+};

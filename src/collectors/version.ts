@@ -1,0 +1,26 @@
+// Collector `version`: what the daemon says about itself (`version`): strongswan_info = 1.
+
+import { renderLabels } from '../metrics/exposition.js';
+import { F } from '../metrics/families.js';
+import { str } from '../vici/index.js';
+import type { Collector } from './collector.js';
+
+export const version: Collector = {
+  name: 'version',
+  help: 'The daemon name and version and the uname of its host (version): strongswan_info.',
+  defaultEnabled: true,
+  async collect(ctx, out) {
+    const v = await ctx.client.command('version', undefined, {
+      timeoutMs: ctx.timeLeft(),
+      decode: { text: true },
+    });
+    out.sample(
+      F.info,
+      renderLabels(
+        F.info.labels,
+        F.info.labels.map((k) => str(v[k]) ?? ''),
+      ),
+      1,
+    );
+  },
+};
