@@ -18,6 +18,8 @@ export interface Logger {
 
 export interface ScrapeContext {
   readonly client: ViciClient;
+  /** Whether the daemon answered this scrape's version probe. */
+  readonly up: boolean;
   /** Scrape start, seconds since the epoch: the base of every *_timestamp_seconds value. */
   readonly now: number;
   /** Milliseconds left until the scrape's deadline (at least 1). */
@@ -38,6 +40,18 @@ export interface Collector {
   collect(ctx: ScrapeContext, out: Exposition): Promise<void>;
   /** Written instead of collect() when the daemon could not be reached. */
   down?(out: Exposition): void;
+  /**
+   * For collectors that keep state per target (a long-lived event subscription, say): make the
+   * instance for one target. The target calls detach() on it when it closes.
+   */
+  attach?(env: TargetEnv): Collector & { detach(): void };
+}
+
+/** What a stateful collector learns about the target it is attached to. */
+export interface TargetEnv {
+  readonly address: string;
+  readonly timeoutMs: number;
+  readonly log: Logger;
 }
 
 /** One listing shared by every collector that asks for it before it starts. */
@@ -106,8 +120,12 @@ export async function runScrape(
   const nowSeconds = Math.floor(clock() / 1000);
   const deadline = started + timeoutMs;
   let connsPromise: Promise<[string, ViciSection][]> | null = null;
+  let up = true;
   const ctx: ScrapeContext = {
     client,
+    get up() {
+      return up;
+    },
     now: nowSeconds,
     timeLeft: () => Math.max(1, deadline - Date.now()),
     sas: (h) => shared.add(h),
@@ -123,7 +141,6 @@ export async function runScrape(
   const shared = new SharedSaStream(() => ctx);
   const out = new Exposition();
 
-  let up = true;
   try {
     await client.command('version', undefined, { timeoutMs: ctx.timeLeft() });
   } catch (err) {

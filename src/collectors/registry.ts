@@ -5,6 +5,7 @@ import type { Collector } from './collector.js';
 import { conncounters } from './conncounters.js';
 import { conns } from './conns.js';
 import { counters } from './counters.js';
+import { events } from './events.js';
 import { policies } from './policies.js';
 import { pools } from './pools.js';
 import { sas } from './sas.js';
@@ -23,6 +24,7 @@ export const COLLECTORS: readonly Collector[] = [
   counters,
   conncounters,
   policies,
+  events,
 ];
 
 export function collectorByName(name: string): Collector | undefined {

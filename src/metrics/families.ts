@@ -230,6 +230,50 @@ export const F = {
     'IKE SAs, in any state, of a configured connection (list-conns joined with list-sas).',
   ),
 
+  // --- event-driven: a long-lived subscription (collector events) ---
+  eventsConnected: std(
+    'events',
+    'strongswan_exporter_events_connected',
+    'gauge',
+    [],
+    'Whether the event subscription (ike-updown, child-updown, ike-rekey, child-rekey, alert) is connected to the daemon.',
+  ),
+  ikeSaEvents: std(
+    'events',
+    'strongswan_ike_sa_events_total',
+    'counter',
+    ['conn', 'event'],
+    'IKE SA events seen since the exporter started (ike-updown: up, down; ike-rekey: rekey).',
+  ),
+  childSaEvents: std(
+    'events',
+    'strongswan_child_sa_events_total',
+    'counter',
+    ['conn', 'child', 'event'],
+    'CHILD SA events seen since the exporter started (child-updown: up, down; child-rekey: rekey).',
+  ),
+  alerts: std(
+    'events',
+    'strongswan_alerts_total',
+    'counter',
+    ['alert'],
+    'Alerts raised by the daemon since the exporter started (alert event: type; strongSwan 6.0.3 and later).',
+  ),
+  connChildBytes: std(
+    'events',
+    'strongswan_conn_child_bytes_total',
+    'counter',
+    ['conn', 'child', 'direction'],
+    'Bytes through all CHILD SAs of a child config since the exporter started, across rekeys and reconnects (final bytes-in/bytes-out of finished SAs from child-updown, child-rekey and earlier scrapes, plus list-sas of the live ones).',
+  ),
+  connChildPackets: std(
+    'events',
+    'strongswan_conn_child_packets_total',
+    'counter',
+    ['conn', 'child', 'direction'],
+    'Packets through all CHILD SAs of a child config since the exporter started, across rekeys and reconnects (as strongswan_conn_child_bytes_total, from packets-in/packets-out).',
+  ),
+
   // --- seed-compatible set: the seed exporter's names, labels and relative values, kept exactly ---
   seedKnownIkes: seed(
     'strongswan_number_of_known_ikes',

@@ -31,12 +31,16 @@ export class ScrapeOutcome {
 
 export class Target {
   readonly client: ViciClient;
+  /** The collectors as attached to this target (stateful ones get an instance of their own). */
+  readonly collectors: readonly (Collector & { detach?(): void })[];
   private inflight: Promise<ScrapeOutcome> | null = null;
   /** Scrapes that ran a query, and scrapes that joined one already under way. */
   readonly stats = { queries: 0, shared: 0 };
 
   constructor(readonly opts: TargetOptions) {
     this.client = new ViciClient({ address: opts.address, timeoutMs: opts.timeoutMs });
+    const env = { address: opts.address, timeoutMs: opts.timeoutMs, log: opts.log };
+    this.collectors = opts.collectors.map((c) => (c.attach ? c.attach(env) : c));
   }
 
   /** Scrape, or join the scrape already under way. `timeoutMs` bounds a new query (default: the target's). */
@@ -47,12 +51,7 @@ export class Target {
     }
     this.stats.queries++;
     const log = this.opts.log;
-    this.inflight = runScrape(
-      this.client,
-      this.opts.collectors,
-      Math.min(timeoutMs, this.opts.timeoutMs),
-      log,
-    )
+    this.inflight = runScrape(this.client, this.collectors, Math.min(timeoutMs, this.opts.timeoutMs), log)
       .then((r) => new ScrapeOutcome(r.up, r.exposition))
       .finally(() => {
         this.inflight = null;
@@ -61,6 +60,7 @@ export class Target {
   }
 
   close(): void {
+    for (const c of this.collectors) c.detach?.();
     this.client.close();
   }
 }
