@@ -1,27 +1,84 @@
-// `strongswan_exporter [flags]`: parse flags, start the HTTP listeners, stop cleanly on SIGTERM/SIGINT.
+// `strongswan_exporter [flags]`: parse flags, load the web and targets configurations, start the
+// listeners, reload on SIGHUP and when a configuration or certificate file changes (a broken new file
+// keeps the old configuration and says why), and stop cleanly on SIGTERM/SIGINT.
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import fs from 'node:fs';
+import { isIP } from 'node:net';
+import type { Collector } from '../collectors/collector.js';
 import { COLLECTORS } from '../collectors/registry.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { SelfMetrics } from '../metrics/self.js';
-import { createHandler } from '../server/server.js';
+import { Gate } from '../server/auth.js';
+import { createServer, listen, type Server, systemdFds, updateTls } from '../server/listeners.js';
+import { createHandler, type WebState } from '../server/server.js';
 import { Target } from '../server/target.js';
+import { loadTargetsConfig, type TargetConfig } from '../server/targets-config.js';
+import { loadWebConfig, type WebConfig } from '../server/web-config.js';
 import { VERSION } from '../version.js';
-import { type ListenAddress, parseFlags, usage } from './flags.js';
+import { parseAddress } from '../vici/index.js';
+import { type Config, parseFlags, UsageError, usage } from './flags.js';
 
-function listen(server: http.Server, addr: ListenAddress): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: addr.port, host: addr.host }, () => {
-      server.off('error', reject);
-      resolve(server.address() as AddressInfo);
-    });
-  });
+function webState(cfg: WebConfig | undefined): WebState {
+  if (cfg === undefined) return { gate: undefined, headers: {} };
+  const needsGate =
+    cfg.users.size > 0 ||
+    cfg.rateLimit !== undefined ||
+    (cfg.tls !== undefined && cfg.tls.clientAuth !== 'NoClientCert');
+  return { gate: needsGate ? new Gate(cfg) : undefined, headers: cfg.headers };
+}
+
+function warnAboutAddress(log: Logger, address: string, what: string): void {
+  const a = parseAddress(address);
+  if (a.kind !== 'tcp') return;
+  const loopback =
+    a.host === 'localhost' || (isIP(a.host) === 4 ? a.host.startsWith('127.') : a.host === '::1');
+  if (!loopback) {
+    log.warn(
+      { target: what, address },
+      'VICI over TCP to a non-loopback address: the protocol has no authentication and no encryption',
+    );
+  }
+}
+
+/** The /probe targets, kept across reloads where their settings did not change. */
+class TargetSet {
+  private targets = new Map<string, Target>();
+  constructor(
+    private readonly collectors: readonly Collector[],
+    private readonly log: Logger,
+  ) {}
+  get map(): ReadonlyMap<string, Target> {
+    return this.targets;
+  }
+  apply(configs: Map<string, TargetConfig>): void {
+    const next = new Map<string, Target>();
+    for (const [name, c] of configs) {
+      const old = this.targets.get(name);
+      if (old && old.opts.address === c.address && old.opts.timeoutMs === c.timeoutMs) next.set(name, old);
+      else {
+        next.set(
+          name,
+          new Target({
+            name,
+            address: c.address,
+            timeoutMs: c.timeoutMs,
+            collectors: this.collectors,
+            log: this.log,
+          }),
+        );
+        warnAboutAddress(this.log, c.address, name);
+      }
+    }
+    for (const [name, t] of this.targets) if (next.get(name) !== t) t.close();
+    this.targets = next;
+  }
+  close(): void {
+    for (const t of this.targets.values()) t.close();
+  }
 }
 
 export async function runExporter(argv: string[]): Promise<number> {
-  const cfg = parseFlags(argv, COLLECTORS);
+  const cfg: Config = parseFlags(argv, COLLECTORS);
   if (cfg.help) {
     process.stdout.write(usage(COLLECTORS));
     return 0;
@@ -31,59 +88,141 @@ export async function runExporter(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger(cfg.logLevel, cfg.logFormat);
-  const target = new Target({
-    name: 'default',
-    address: cfg.viciAddress,
-    timeoutMs: cfg.viciTimeoutMs,
-    collectors: cfg.collectors,
-    log,
-  });
+
+  // Configuration errors at start-up are usage errors: one line, exit 2.
+  let web: WebConfig | undefined;
+  let targetConfigs = new Map<string, TargetConfig>();
+  try {
+    if (cfg.webConfigFile) web = loadWebConfig(cfg.webConfigFile);
+    if (cfg.configFile) targetConfigs = loadTargetsConfig(cfg.configFile, cfg.viciTimeoutMs);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  let state = webState(web);
+  const fds = cfg.systemdSocket ? systemdFds() : undefined;
+
+  log.info({ version: VERSION, node: process.version }, 'starting strongswan_exporter');
+  // With --config.file, /metrics serves the daemon of --vici.address only when that flag was given.
+  const target =
+    cfg.configFile && !cfg.viciAddressSet
+      ? undefined
+      : new Target({
+          name: 'default',
+          address: cfg.viciAddress,
+          timeoutMs: cfg.viciTimeoutMs,
+          collectors: cfg.collectors,
+          log,
+        });
+  const probeTargets = new TargetSet(cfg.collectors, log);
+  probeTargets.apply(targetConfigs);
+  if (target) {
+    log.info(
+      {
+        address: target.client.where,
+        timeout: cfg.viciTimeoutMs / 1000,
+        collectors: cfg.collectors.map((c) => c.name).join(','),
+      },
+      'vici',
+    );
+    warnAboutAddress(log, cfg.viciAddress, 'default');
+  }
+  if (cfg.configFile)
+    log.info({ file: cfg.configFile, targets: [...targetConfigs.keys()].join(',') }, 'probe targets loaded');
+  if (process.getuid?.() === 0)
+    log.warn({}, 'running as root: the exporter only needs the group of the VICI socket');
+
   const handler = createHandler({
     target,
+    targets: cfg.configFile ? () => probeTargets.map : undefined,
+    web: () => state,
     telemetryPath: cfg.telemetryPath,
     selfMetrics: new SelfMetrics(!cfg.disableExporterMetrics),
     version: VERSION,
     log,
   });
-  log.info({ version: VERSION, node: process.version }, 'starting strongswan_exporter');
-  log.info(
-    {
-      address: target.client.where,
-      timeout: cfg.viciTimeoutMs / 1000,
-      collectors: cfg.collectors.map((c) => c.name).join(','),
-    },
-    'vici',
-  );
-  if (process.getuid?.() === 0)
-    log.warn({}, 'running as root: the exporter only needs the group of the VICI socket');
 
-  const servers: http.Server[] = [];
-  for (const addr of cfg.listen) {
-    const server = http.createServer(
-      { requestTimeout: 60_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
-      handler,
-    );
+  const servers: Server[] = [];
+  const closeAll = () => {
+    for (const s of servers) s.close();
+    target?.close();
+    probeTargets.close();
+  };
+  const places = fds ? fds.map((fd) => ({ fd })) : cfg.listen;
+  for (const where of places) {
+    const server = createServer(handler, web?.tls);
     try {
-      const a = await listen(server, addr);
-      log.info(
-        { address: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`, tls: false },
-        'listening',
-      );
+      const address = await listen(server, where);
+      log.info({ address, tls: web?.tls !== undefined }, 'listening');
     } catch (err) {
-      for (const s of servers) s.close();
-      target.close();
-      throw new Error(
-        `listen on ${addr.host ?? ''}:${addr.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
+      closeAll();
+      const what = 'fd' in where ? `fd ${where.fd}` : `${where.host ?? ''}:${where.port}`;
+      throw new Error(`listen on ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     servers.push(server);
   }
+  log.info({}, web?.tls ? 'TLS is enabled' : 'TLS is disabled');
+
+  // Reloads: the web config (users, headers, certificates) and the targets file.
+  const reload = (why: string) => {
+    if (cfg.webConfigFile) {
+      try {
+        const next = loadWebConfig(cfg.webConfigFile);
+        if ((next.tls === undefined) !== (web?.tls === undefined))
+          throw new Error('switching TLS on or off needs a restart');
+        if (next.tls) for (const s of servers) updateTls(s, next.tls);
+        web = next;
+        state = webState(next);
+        watchFiles();
+        log.info({ file: cfg.webConfigFile, why }, 'web config reloaded');
+      } catch (err) {
+        log.error(
+          { file: cfg.webConfigFile, why, err: (err as Error).message },
+          'web config reload failed, keeping the previous one',
+        );
+      }
+    }
+    if (cfg.configFile) {
+      try {
+        probeTargets.apply(loadTargetsConfig(cfg.configFile, cfg.viciTimeoutMs));
+        log.info(
+          { file: cfg.configFile, why, targets: [...probeTargets.map.keys()].join(',') },
+          'probe targets reloaded',
+        );
+      } catch (err) {
+        log.error(
+          { file: cfg.configFile, why, err: (err as Error).message },
+          'probe targets reload failed, keeping the previous ones',
+        );
+      }
+    }
+  };
+  let watched: string[] = [];
+  const onChange = (curr: fs.Stats, prev: fs.Stats) => {
+    if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size || curr.ino !== prev.ino)
+      reload('file changed');
+  };
+  const watchFiles = () => {
+    const files = [cfg.webConfigFile, cfg.configFile, ...(web?.tls?.files ?? [])].filter(
+      (f): f is string => f !== undefined,
+    );
+    for (const f of watched) if (!files.includes(f)) fs.unwatchFile(f, onChange);
+    for (const f of files)
+      if (!watched.includes(f)) fs.watchFile(f, { interval: 1000, persistent: false }, onChange);
+    watched = files;
+  };
+  watchFiles();
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
-      target.close();
+      process.off('SIGHUP', onHup);
+      for (const f of watched) fs.unwatchFile(f, onChange);
+      target?.close();
+      probeTargets.close();
       let open = servers.length;
+      if (open === 0) resolve();
       for (const s of servers) {
         s.close(() => {
           if (--open === 0) resolve();

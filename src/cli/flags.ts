@@ -18,6 +18,11 @@ export interface ListenAddress {
 
 export interface Config {
   viciAddress: string;
+  /** Whether --vici.address was given (with --config.file, /metrics then also scrapes it). */
+  viciAddressSet: boolean;
+  webConfigFile: string | undefined;
+  systemdSocket: boolean;
+  configFile: string | undefined;
   viciTimeoutMs: number;
   listen: ListenAddress[];
   telemetryPath: string;
@@ -52,6 +57,18 @@ const FLAG_DOCS: FlagDoc[] = [
     def: ':9814',
   },
   { flag: '--web.telemetry-path=PATH', help: 'Path under which to expose metrics.', def: '/metrics' },
+  {
+    flag: '--web.config.file=FILE',
+    help: 'Exporter-toolkit web configuration (TLS, basic auth, headers); reloaded on change and on SIGHUP.',
+  },
+  {
+    flag: '--web.systemd-socket',
+    help: 'Serve on the sockets systemd passes in (socket activation) instead of listening.',
+  },
+  {
+    flag: '--config.file=FILE',
+    help: 'Named VICI targets for /probe?target=NAME (YAML: targets: {NAME: {address, timeout}}).',
+  },
   {
     flag: '--web.disable-exporter-metrics',
     help: "Leave out the exporter's own process metrics (process_*, nodejs_*).",
@@ -103,6 +120,9 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
     'vici.timeout': { type: 'string' },
     'web.listen-address': { type: 'string', multiple: true },
     'web.telemetry-path': { type: 'string' },
+    'web.config.file': { type: 'string' },
+    'web.systemd-socket': { type: 'boolean' },
+    'config.file': { type: 'string' },
     'web.disable-exporter-metrics': { type: 'boolean' },
     'log.level': { type: 'string' },
     'log.format': { type: 'string' },
@@ -157,8 +177,18 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
     if (t.name.startsWith('collector.')) enabled.set(t.name.slice('collector.'.length), true);
     if (t.name.startsWith('no-collector.')) enabled.set(t.name.slice('no-collector.'.length), false);
   }
+  const optional = (k: string) => {
+    const val = v[k];
+    if (val === undefined) return undefined;
+    if (typeof val !== 'string' || val === '') throw new UsageError(`--${k} needs a file name`);
+    return val;
+  };
   return {
     viciAddress,
+    viciAddressSet: typeof v['vici.address'] === 'string',
+    webConfigFile: optional('web.config.file'),
+    systemdSocket: v['web.systemd-socket'] === true,
+    configFile: optional('config.file'),
     viciTimeoutMs,
     listen,
     telemetryPath,

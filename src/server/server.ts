@@ -1,5 +1,6 @@
-// The HTTP side: /metrics (or --web.telemetry-path), the landing page, health and readiness, and
-// 404/405 where they belong. It maps scrape outcomes to responses; it never sends a stack trace.
+// The HTTP side: /metrics (or --web.telemetry-path), /probe?target=NAME for the targets of
+// --config.file, the landing page, health and readiness, 404/405 where they belong, the web config's
+// headers and admission (basic auth, client certificates, rate limit). It never sends a stack trace.
 
 import type http from 'node:http';
 import { promisify } from 'node:util';
@@ -8,14 +9,26 @@ import type { Logger } from '../log.js';
 import { CONTENT_TYPES, Exposition, type Format, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import type { SelfMetrics } from '../metrics/self.js';
+import type { Gate } from './auth.js';
 import { landingPage } from './landing.js';
 import { acceptsGzip, negotiateFormat } from './negotiate.js';
 import type { Target } from './target.js';
 
 const gzip = promisify(zlib.gzip);
+const TEXT = 'text/plain; charset=utf-8';
+
+/** What a reload of the web config replaces. */
+export interface WebState {
+  gate: Gate | undefined;
+  headers: Record<string, string>;
+}
 
 export interface ServerOptions {
-  target: Target;
+  /** The target behind the telemetry path; undefined when only /probe targets are configured. */
+  target: Target | undefined;
+  /** Named targets for /probe (read on every request, so a reload can replace them). */
+  targets?: () => ReadonlyMap<string, Target>;
+  web?: () => WebState;
   telemetryPath: string;
   selfMetrics: SelfMetrics;
   version: string;
@@ -41,42 +54,94 @@ export function headerTimeoutMs(req: http.IncomingMessage, offsetMs: number): nu
 export function createHandler(opts: ServerOptions): http.RequestListener {
   const info = buildInfo(opts.version);
   const offset = opts.timeoutOffsetMs ?? 500;
+  const targets = opts.targets ?? (() => new Map<string, Target>());
+  const web = opts.web ?? (() => ({ gate: undefined, headers: {} }));
+  const routes = new Set([opts.telemetryPath, '/', '/-/healthy', '/-/ready', '/probe']);
 
   async function metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const format: Format = negotiateFormat(req.headers.accept);
-    const outcome = await opts.target.scrape(headerTimeoutMs(req, offset));
-    let body = outcome.text(format) + info.text(format) + (await opts.selfMetrics.text(format));
+    let body = '';
+    if (opts.target) body += (await opts.target.scrape(headerTimeoutMs(req, offset))).text(format);
+    body += info.text(format) + (await opts.selfMetrics.text(format));
     if (format === 'openmetrics') body += '# EOF\n';
     send(req, res, 200, CONTENT_TYPES[format], body, acceptsGzip(req.headers['accept-encoding']));
   }
 
-  return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  async function probe(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const names = url.searchParams.getAll('target');
+    if (names.length !== 1 || names[0] === '')
+      return send(req, res, 400, TEXT, 'the target parameter must be given once\n');
+    const name = names[0] as string;
+    const target = targets().get(name);
+    if (target === undefined) {
+      // Only names from --config.file are scraped: an address in the query string is refused.
+      return send(
+        req,
+        res,
+        400,
+        TEXT,
+        `unknown target ${JSON.stringify(name.slice(0, 100))}: probe only targets named in --config.file\n`,
+      );
+    }
+    const format = negotiateFormat(req.headers.accept);
+    let body = (await target.scrape(headerTimeoutMs(req, offset))).text(format);
+    if (format === 'openmetrics') body += '# EOF\n';
+    send(req, res, 200, CONTENT_TYPES[format], body, acceptsGzip(req.headers['accept-encoding']));
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const state = web();
+    for (const [k, v] of Object.entries(state.headers)) res.setHeader(k, v);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return send(req, res, 400, TEXT, 'bad request\n');
+    }
+    if (state.gate) {
+      const a = await state.gate.admit(req);
+      if (!a.ok) {
+        if (a.status === 401)
+          res.setHeader('WWW-Authenticate', 'Basic realm="strongSwan Exporter", charset="UTF-8"');
+        opts.log.debug(
+          { path: url.pathname, reason: a.reason, remote: req.socket.remoteAddress },
+          'http: request refused',
+        );
+        return send(
+          req,
+          res,
+          a.status,
+          TEXT,
+          a.status === 429 ? 'too many requests\n' : a.status === 403 ? 'forbidden\n' : 'unauthorized\n',
+        );
+      }
+    }
     const route = url.pathname;
-    const known =
-      route === opts.telemetryPath || route === '/' || route === '/-/healthy' || route === '/-/ready';
-    if (!known) return send(req, res, 404, 'text/plain; charset=utf-8', '404 page not found\n');
+    if (!routes.has(route) || (route === '/probe' && opts.targets === undefined))
+      return send(req, res, 404, TEXT, '404 page not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return send(req, res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+      return send(req, res, 405, TEXT, 'method not allowed\n');
     }
-    if (route === opts.telemetryPath) {
-      metrics(req, res).catch((err: unknown) => {
-        opts.log.error({ err: err instanceof Error ? err.message : String(err) }, 'metrics: internal error');
-        if (!res.headersSent) send(req, res, 500, 'text/plain; charset=utf-8', 'internal error\n');
-        else res.destroy();
-      });
-      return;
-    }
-    if (route === '/-/healthy') return send(req, res, 200, 'text/plain; charset=utf-8', 'Healthy\n');
-    if (route === '/-/ready') return send(req, res, 200, 'text/plain; charset=utf-8', 'Ready\n');
+    if (route === opts.telemetryPath) return metrics(req, res);
+    if (route === '/probe') return probe(req, res, url);
+    if (route === '/-/healthy') return send(req, res, 200, TEXT, 'Healthy\n');
+    if (route === '/-/ready') return send(req, res, 200, TEXT, 'Ready\n');
     send(
       req,
       res,
       200,
       'text/html; charset=utf-8',
-      landingPage({ version: opts.version, metricsPath: opts.telemetryPath }),
+      landingPage({ version: opts.version, metricsPath: opts.telemetryPath, targets: [...targets().keys()] }),
     );
+  }
+
+  return (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      opts.log.error({ err: err instanceof Error ? err.message : String(err) }, 'http: internal error');
+      if (!res.headersSent) send(req, res, 500, TEXT, 'internal error\n');
+      else res.destroy();
+    });
   };
 }
 
