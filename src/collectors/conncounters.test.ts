@@ -4,12 +4,18 @@ import { FakeCharon, type Reply } from '../../test/fake-charon/server.js';
 import { select, value } from '../../test/helpers/exposition.js';
 import { counterSet, scrapeFake, success, VERSION_REPLY } from '../../test/helpers/scrape.js';
 import { str } from '../vici/index.js';
-import { conncounters, OVERFLOW_RETRY_MS, resetConnCountersState } from './conncounters.js';
+import {
+  conncounters,
+  OVERFLOW_RETRY_MS,
+  PER_NAME_CONNECTIONS,
+  resetConnCountersState,
+} from './conncounters.js';
 import { conns } from './conns.js';
 import { counters } from './counters.js';
 import { version } from './version.js';
 
-const CONFIGURED = ['site', 'certconn', 'idle'];
+const BASE_CONFIGURED = ['site', 'certconn', 'idle'];
+let CONFIGURED = BASE_CONFIGURED;
 const SETS: Record<string, Record<string, string>> = {
   site: counterSet(1000),
   certconn: counterSet(2000),
@@ -20,6 +26,8 @@ describe('collector conncounters', () => {
   const fake = new FakeCharon();
   /** Every get-counters request: 'all', 'global' or the name asked for. */
   let asked: string[] = [];
+  /** The connections that asked get-counters with a name. */
+  const askers = new Set<unknown>();
   let all: 'answer' | 'silent' | 'plugin-missing' = 'answer';
   let perName: 'answer' | 'plugin-missing' = 'answer';
   before(async () => {
@@ -33,7 +41,7 @@ describe('collector conncounters', () => {
         })),
         response: {},
       }))
-      .on('get-counters', (req): Reply => {
+      .on('get-counters', (req, conn): Reply => {
         const name = str(req.name);
         const missing = { response: { success: 'no', errmsg: 'no counters available (plugin missing?)' } };
         if (str(req.all) === 'yes') {
@@ -47,6 +55,7 @@ describe('collector conncounters', () => {
           return { response: { counters: { '': counterSet(1) }, success: 'yes' } };
         }
         asked.push(name);
+        askers.add(conn);
         if (perName === 'plugin-missing') return missing;
         const set = SETS[name];
         if (set === undefined)
@@ -58,6 +67,8 @@ describe('collector conncounters', () => {
   after(() => fake.close());
   beforeEach(() => {
     resetConnCountersState();
+    CONFIGURED = BASE_CONFIGURED;
+    askers.clear();
     asked = [];
     all = 'answer';
     perName = 'answer';
@@ -136,6 +147,24 @@ describe('collector conncounters', () => {
     assert.equal(success(second.p, 'conncounters'), 1);
     assertSet(second.p, 'certconn', 2000);
     assert.ok(second.ms < 300, `${second.ms} ms`);
+  });
+
+  it('many connections: the per-name queries run on several connections at once', async () => {
+    all = 'silent';
+    CONFIGURED = [...BASE_CONFIGURED, ...Array.from({ length: 197 }, (_, i) => `extra${i + 1}`)];
+    const { p } = await scrapeFake(fake, [conncounters, version], 1000);
+    assert.equal(success(p, 'conncounters'), 1);
+    assert.equal(asked.filter((a) => a !== 'all').length, 200);
+    assert.equal(askers.size, PER_NAME_CONNECTIONS);
+    assertSet(p, 'certconn', 2000);
+    assertZeros(p, 'extra197');
+    const conns = new Set(select(p, 'strongswan_conn_child_rekeys_total').map((x) => x.labels.conn));
+    assert.equal(conns.size, 200);
+    // in the order list-conns gave them, whatever order the answers came in
+    assert.deepEqual(
+      select(p, 'strongswan_conn_child_rekeys_total').map((x) => x.labels.conn),
+      CONFIGURED,
+    );
   });
 
   it('after the retry interval it tries all=yes again', async () => {

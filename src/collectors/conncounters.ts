@@ -10,10 +10,10 @@
 //    connections on the reply never comes: the call can only time out, and a timeout costs the VICI
 //    connection it ran on (there are no request ids to match a late reply). So it runs on a connection
 //    of its own, with half of what is left of the scrape's time.
-// 2. If that times out: one `get-counters name=X` per configured connection (list-conns), on that same
-//    own connection, and this daemon is remembered as too big for all=yes for OVERFLOW_RETRY_MS, so
-//    the next scrapes go straight to per-name queries. Connections charon still has counters for but
-//    that are no longer configured are only in the all=yes reply.
+// 2. If that times out: one `get-counters name=X` per configured connection (list-conns), on up to
+//    PER_NAME_CONNECTIONS connections of its own at once, and this daemon is remembered as too big for
+//    all=yes for OVERFLOW_RETRY_MS, so the next scrapes go straight to per-name queries. Connections
+//    charon still has counters for but that are no longer configured are only in the all=yes reply.
 // A configured connection without counters yet (charon answers "no counters found" for it) is written
 // as zeros, so that its series exist before the first increment.
 
@@ -24,6 +24,8 @@ import type { Collector, ScrapeContext } from './collector.js';
 import { type CounterFamilies, counterSets, writeCounterSet } from './counters.js';
 
 export const OVERFLOW_RETRY_MS = 10 * 60_000;
+/** Connections the per-name fallback uses at most (one per 50 names): charon answers each in parallel. */
+export const PER_NAME_CONNECTIONS = 4;
 
 const PER_CONN: CounterFamilies = {
   messages: F.connIkeMessages,
@@ -55,26 +57,38 @@ async function askAll(own: ViciClient, ctx: ScrapeContext): Promise<Map<string, 
   }
 }
 
+/** One get-counters per name, on `clients.length` connections at once (charon serves each in parallel). */
 async function askEach(
-  own: ViciClient,
+  clients: readonly ViciClient[],
   ctx: ScrapeContext,
   names: readonly string[],
 ): Promise<Map<string, ViciSection>> {
   const sets = new Map<string, ViciSection>();
-  for (const name of names) {
-    const reply = await own.command(
-      'get-counters',
-      { name },
-      { timeoutMs: ctx.timeLeft(), decode: { text: true }, checkSuccess: false },
-    );
-    if (str(reply.success) === 'no') {
-      const errmsg = str(reply.errmsg) ?? '';
-      if (/no counters found/i.test(errmsg)) continue; // no counted event for it yet
-      throw new ViciCommandError('get-counters', errmsg);
+  let next = 0;
+  let failed = false;
+  const worker = async (client: ViciClient) => {
+    while (!failed && next < names.length) {
+      const name = names[next++] as string;
+      try {
+        const reply = await client.command(
+          'get-counters',
+          { name },
+          { timeoutMs: ctx.timeLeft(), decode: { text: true }, checkSuccess: false },
+        );
+        if (str(reply.success) === 'no') {
+          const errmsg = str(reply.errmsg) ?? '';
+          if (/no counters found/i.test(errmsg)) continue; // no counted event for it yet
+          throw new ViciCommandError('get-counters', errmsg);
+        }
+        const set = counterSets(reply).find(([n]) => n === name);
+        if (set !== undefined) sets.set(name, set[1]);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
-    const set = counterSets(reply).find(([n]) => n === name);
-    if (set !== undefined) sets.set(name, set[1]);
-  }
+  };
+  await Promise.all(clients.map(worker));
   return sets;
 }
 
@@ -87,23 +101,28 @@ export const conncounters: Collector = {
     // Awaited below; until then a rejection must not count as unhandled.
     void configuredP.catch(() => {});
     const where = ctx.client.where;
-    const own = new ViciClient({ address: where, timeoutMs: ctx.timeLeft() });
+    const clients = [new ViciClient({ address: where, timeoutMs: ctx.timeLeft() })];
     try {
       let sets: Map<string, ViciSection> | null = null;
       const last = overflowedAt.get(where);
       if (last === undefined || Date.now() - last >= OVERFLOW_RETRY_MS) {
-        sets = await askAll(own, ctx);
+        sets = await askAll(clients[0] as ViciClient, ctx);
         if (sets === null) overflowedAt.set(where, Date.now());
         else overflowedAt.delete(where);
       }
-      const configured = (await configuredP).map(([name]) => name);
-      if (sets === null) sets = await askEach(own, ctx, configured);
-      for (const [name, set] of sets) writeCounterSet(out, PER_CONN, renderLabels(['conn'], [name]), set);
-      for (const name of new Set(configured)) {
-        if (!sets.has(name)) writeCounterSet(out, PER_CONN, renderLabels(['conn'], [name]), null);
+      const configured = [...new Set((await configuredP).map(([name]) => name))];
+      if (sets === null) {
+        const n = Math.min(PER_NAME_CONNECTIONS, Math.ceil(configured.length / 50));
+        while (clients.length < n)
+          clients.push(new ViciClient({ address: where, timeoutMs: ctx.timeLeft() }));
+        sets = await askEach(clients, ctx, configured);
       }
+      const label = (name: string) => renderLabels(['conn'], [name]);
+      for (const name of configured) writeCounterSet(out, PER_CONN, label(name), sets.get(name) ?? null);
+      const known = new Set(configured);
+      for (const [name, set] of sets) if (!known.has(name)) writeCounterSet(out, PER_CONN, label(name), set);
     } finally {
-      own.close();
+      for (const c of clients) c.close();
     }
   },
 };
