@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   strongswan-charon strongswan-swanctl strongswan-pki libcharon-extra-plugins libstrongswan-extra-plugins
-  iproute2 iputils-ping openssl prometheus
+  iproute2 iputils-ping openssl prometheus chromium
 )
 
 missing=()
