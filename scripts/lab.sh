@@ -228,15 +228,15 @@ write_swanctl_conf() {
 		local_addrs = $my_ike
 		remote_addrs = $peer_ike
 		proposals = $IKE_PROPOSALS
+		# no certs/cacerts here: charon picks the certificate matching the id, and any loaded CA is
+		# trusted (so that list-conns shows no DN, whose ", " swanctl --raw cannot delimit in a list)
 		local {
 			auth = pubkey
-			certs = $me.pem
 			id = $(cert_id "$me")
 		}
 		remote {
 			auth = pubkey
 			id = $(cert_id "$peer")
-			cacerts = ca.pem
 		}
 		children {
 			$CERT_CHILD {
