@@ -1,0 +1,424 @@
+// `npm run bench`: the exporter against strongSwan's own client on the same synthetic daemon.
+// For each N (IKE SAs, C CHILD SAs each), against one synthetic charon per N:
+//   - swanctl --list-sas --raw --uri ... > /dev/null, wall time (the reference);
+//   - the VICI floor: the same listing read by a client that only walks the frame headers;
+//   - a full /metrics scrape of the real exporter CLI (default collectors), plain and with
+//     Accept-Encoding: gzip: wall time, response size, series, CPU time of the exporter process;
+//   - 10 concurrent scrapes against one;
+//   - the exporter's idle RSS (after start, before any scrape) and peak RSS (VmHWM at the end);
+//   - the synthetic daemon's own render and send times.
+// Several rounds after a warm-up; medians. Prints a markdown table and writes it to
+// bench/results/latest.md (not committed; copy a run worth keeping to bench/results/<date>.md).
+//
+// Settings (environment): BENCH_N=1000,10000,50000  BENCH_CHILDREN=2  BENCH_CONNS=<per N, default N>
+// BENCH_ROUNDS=5  BENCH_WARMUP=1  BENCH_CONCURRENCY=10  BENCH_TIMEOUT_S=3600  BENCH_SWANCTL=/usr/sbin/swanctl
+// BENCH_EXPORTER_ARGS="--extra --flags"  BENCH_NODE_ARGS="--max-semi-space-size=..."  BENCH_OUT=<dir>
+// Everything runs on loopback and unix sockets; every child process is killed on the way out.
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  countSeries,
+  cpuMs,
+  freePort,
+  kill,
+  killAllNow,
+  median,
+  memory,
+  rawListSas,
+  runTimed,
+  type ServerChild,
+  type ServerStats,
+  scrape,
+  sleep,
+  startServerChild,
+  track,
+  within,
+} from './lib/proc.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SERVER = path.join(ROOT, 'dist/bench/synthetic-charon.js');
+const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+
+const env = process.env;
+const intList = (v: string | undefined, def: number[]) =>
+  v === undefined || v.trim() === '' ? def : v.split(',').map((s) => Number(s.trim()));
+const SETTINGS = {
+  ns: intList(env.BENCH_N, [1000, 10_000, 50_000]),
+  children: Number(env.BENCH_CHILDREN ?? 2),
+  conns: env.BENCH_CONNS === undefined || env.BENCH_CONNS === '' ? undefined : Number(env.BENCH_CONNS),
+  rounds: Number(env.BENCH_ROUNDS ?? 5),
+  warmup: Number(env.BENCH_WARMUP ?? 1),
+  concurrency: Number(env.BENCH_CONCURRENCY ?? 10),
+  timeoutS: Number(env.BENCH_TIMEOUT_S ?? 3600),
+  swanctl:
+    env.BENCH_SWANCTL ?? ['/usr/sbin/swanctl', '/usr/bin/swanctl'].find((p) => fs.existsSync(p)) ?? 'swanctl',
+  exporterArgs: (env.BENCH_EXPORTER_ARGS ?? '').split(' ').filter((s) => s !== ''),
+  nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter((s) => s !== ''),
+  out: env.BENCH_OUT ?? path.join(ROOT, 'bench/results'),
+};
+
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+export interface Row {
+  n: number;
+  children: number;
+  conns: number;
+  listingBytes: number;
+  swanctlMs: number;
+  floorMs: number;
+  plainMs: number;
+  gzipMs: number;
+  plainBytes: number;
+  gzipBytes: number;
+  series: number;
+  cpuPlainMs: number;
+  cpuGzipMs: number;
+  idleRss: number;
+  peakRss: number;
+  concurrentMs: number;
+  serverBuildMs: number;
+  serverSendSwanctlMs: number;
+  serverSendExporterMs: number;
+  collectors: string;
+  /** What failed (the row then has NaN where it has no figure). */
+  errors: string[];
+}
+
+interface Exporter {
+  process: ChildProcess;
+  pid: number;
+  url: string;
+  logFile: string;
+}
+
+async function startExporter(address: string, dir: string): Promise<Exporter> {
+  const port = await freePort();
+  const logFile = path.join(dir, 'exporter.log');
+  const fd = fs.openSync(logFile, 'w');
+  const p = track(
+    spawn(
+      process.execPath,
+      [
+        ...SETTINGS.nodeArgs,
+        CLI,
+        '--vici.address',
+        address,
+        '--web.listen-address',
+        `127.0.0.1:${port}`,
+        '--vici.timeout',
+        '60s',
+        ...SETTINGS.exporterArgs,
+      ],
+      { stdio: ['ignore', fd, fd] },
+    ),
+  );
+  fs.closeSync(fd);
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (p.exitCode !== null) {
+      throw new Error(`exporter exited (${p.exitCode}): ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+    }
+    try {
+      const r = await scrape(`${base}/-/healthy`, {}, 2000);
+      if (r.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('exporter: not healthy within 30 s');
+    await sleep(100);
+  }
+  return { process: p, pid: p.pid as number, url: `${base}/metrics`, logFile };
+}
+
+function sendTimes(s: ServerStats): { build: number; send: number } {
+  const l = s.listings.filter((x) => x.command === 'list-sas');
+  return {
+    build: median(l.filter((x) => !x.cached).map((x) => x.buildMs)),
+    send: median(l.map((x) => x.sendMs)),
+  };
+}
+
+async function benchOne(n: number, dir: string): Promise<Row> {
+  const c = SETTINGS.children;
+  const sock = path.join(dir, `charon-${n}.vici`);
+  const args = ['--ike-sas', String(n), '--children', String(c), '--socket', sock];
+  if (SETTINGS.conns !== undefined) args.push('--conns', String(SETTINGS.conns));
+  log(`N=${n}: starting the synthetic charon`);
+  const server: ServerChild = await startServerChild(SERVER, args, 600_000);
+  let exporter: Exporter | undefined;
+  try {
+    const R = SETTINGS.rounds;
+    const W = SETTINGS.warmup;
+    const perOpMs = 60_000 + n * 2;
+
+    // swanctl
+    const swanctlArgs = ['--list-sas', '--raw', '--uri', server.address];
+    const swanctl: number[] = [];
+    for (let i = 0; i < W + R; i++) {
+      if (i === W) await server.resetStats();
+      const r = await runTimed(SETTINGS.swanctl, swanctlArgs, perOpMs);
+      if (r.code !== 0) throw new Error(`swanctl exited ${r.code}: ${r.stderr}`);
+      if (i >= W) swanctl.push(r.ms);
+    }
+    const sw = sendTimes(await server.stats());
+    log(`N=${n}: swanctl ${median(swanctl).toFixed(0)} ms`);
+
+    // the floor
+    const floor: number[] = [];
+    let listingBytes = 0;
+    for (let i = 0; i < W + R; i++) {
+      const r = await rawListSas(sock, perOpMs);
+      if (r.events !== n) throw new Error(`raw reader: ${r.events} events, expected ${n}`);
+      listingBytes = r.bytes;
+      if (i >= W) floor.push(r.ms);
+    }
+
+    // the exporter: a failure here (a timeout, an out-of-memory crash) is a result, not the end of the run
+    const errors: string[] = [];
+    let idleRss = Number.NaN;
+    let peakRss = Number.NaN;
+    const plain: number[] = [];
+    const gzip: number[] = [];
+    const cpuPlain: number[] = [];
+    const cpuGzip: number[] = [];
+    const concurrent: number[] = [];
+    let plainBytes = Number.NaN;
+    let gzipBytes = Number.NaN;
+    let series = Number.NaN;
+    let ex = { build: Number.NaN, send: Number.NaN };
+    let collectors = '?';
+    try {
+      exporter = await startExporter(server.address, dir);
+      await sleep(1000);
+      idleRss = memory(exporter.pid).rss;
+      const gz = { 'Accept-Encoding': 'gzip' };
+      for (let i = 0; i < W; i++) {
+        await scrape(exporter.url, {}, perOpMs);
+        await scrape(exporter.url, gz, perOpMs);
+      }
+      await server.resetStats();
+      for (let i = 0; i < R; i++) {
+        let t = cpuMs(exporter.pid);
+        const p = await scrape(exporter.url, {}, perOpMs);
+        cpuPlain.push(cpuMs(exporter.pid) - t);
+        if (p.status !== 200) throw new Error(`scrape: HTTP ${p.status}`);
+        plain.push(p.ms);
+        plainBytes = p.bytes;
+        if (i === 0) {
+          const text = p.body.toString('utf8');
+          series = countSeries(text);
+          if (!/^strongswan_up 1$/m.test(text)) throw new Error('scrape: strongswan_up is not 1');
+        }
+        t = cpuMs(exporter.pid);
+        const g = await scrape(exporter.url, gz, perOpMs);
+        cpuGzip.push(cpuMs(exporter.pid) - t);
+        if (g.status !== 200) throw new Error(`gzip scrape: HTTP ${g.status}`);
+        gzip.push(g.ms);
+        gzipBytes = g.bytes;
+      }
+      ex = sendTimes(await server.stats());
+      log(`N=${n}: plain ${median(plain).toFixed(0)} ms, gzip ${median(gzip).toFixed(0)} ms`);
+
+      for (let i = 0; i < R; i++) {
+        const t0 = performance.now();
+        const all = await within(
+          Promise.all(
+            Array.from({ length: SETTINGS.concurrency }, () => scrape(exporter?.url ?? '', {}, perOpMs)),
+          ),
+          perOpMs,
+          'concurrent scrapes',
+        );
+        if (all.some((r) => r.status !== 200)) throw new Error('concurrent scrape failed');
+        concurrent.push(performance.now() - t0);
+      }
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+      log(`N=${n}: ${errors.at(-1)}`);
+    }
+    if (exporter !== undefined) {
+      try {
+        peakRss = memory(exporter.pid).hwm;
+      } catch {
+        // the exporter is gone
+      }
+      collectors = /collectors=(\S+)/.exec(fs.readFileSync(exporter.logFile, 'utf8'))?.[1] ?? '?';
+      if (exporter.process.exitCode !== null || exporter.process.signalCode !== null) {
+        errors.push(
+          `exporter died (${exporter.process.exitCode ?? exporter.process.signalCode}): ${fs.readFileSync(exporter.logFile, 'utf8').slice(-600)}`,
+        );
+      }
+    }
+    return {
+      n,
+      children: c,
+      conns: SETTINGS.conns ?? n,
+      listingBytes,
+      swanctlMs: median(swanctl),
+      floorMs: median(floor),
+      plainMs: median(plain),
+      gzipMs: median(gzip),
+      plainBytes,
+      gzipBytes,
+      series,
+      cpuPlainMs: median(cpuPlain),
+      cpuGzipMs: median(cpuGzip),
+      idleRss,
+      peakRss,
+      concurrentMs: median(concurrent),
+      serverBuildMs: Math.max(sw.build, ex.build) || sw.build || ex.build,
+      serverSendSwanctlMs: sw.send,
+      serverSendExporterMs: ex.send,
+      collectors: collectors.replace(/^"|"$/g, ''),
+      errors,
+    };
+  } finally {
+    if (exporter) await kill(exporter.process);
+    await server.stop();
+  }
+}
+
+const MB = (b: number) => (Number.isFinite(b) ? (b / 1024 / 1024).toFixed(1) : '–');
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '–');
+const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : '–');
+
+/** Targets from issue 6, for the N they name. */
+function targets(rows: Row[]): string[] {
+  const out: string[] = [];
+  const check = (ok: boolean, what: string) => out.push(`- ${ok ? 'PASS' : 'FAIL'}: ${what}`);
+  for (const r of rows) {
+    const peakLimit = r.n === 10_000 ? 200 : r.n === 50_000 ? 600 : undefined;
+    if (peakLimit === undefined) continue;
+    const p = r.plainMs / r.swanctlMs;
+    const g = r.gzipMs / r.swanctlMs;
+    check(p <= 1.0, `N=${r.n}: plain scrape / swanctl = ${p.toFixed(2)} (target <= 1.0)`);
+    check(g <= 1.5, `N=${r.n}: gzip scrape / swanctl = ${g.toFixed(2)} (target <= 1.5)`);
+    check(
+      r.peakRss / 1024 / 1024 <= peakLimit,
+      `N=${r.n}: peak RSS ${MB(r.peakRss)} MB (target <= ${peakLimit})`,
+    );
+  }
+  for (const r of rows) {
+    check(r.idleRss / 1024 / 1024 <= 70, `N=${r.n}: idle RSS ${MB(r.idleRss)} MB (target <= 70)`);
+  }
+  for (const r of rows) {
+    const c = r.concurrentMs / r.plainMs;
+    check(
+      c <= 1.5,
+      `N=${r.n}: ${SETTINGS.concurrency} concurrent scrapes / one = ${c.toFixed(2)} (target: about 1, <= 1.5)`,
+    );
+  }
+  return out;
+}
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? '?';
+  let swanctl = '?';
+  try {
+    const help = execFileSync(SETTINGS.swanctl, ['--help'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    swanctl = /strongSwan [^\n]*swanctl/.exec(help)?.[0] ?? '?';
+  } catch {
+    // reported as '?'
+  }
+  let commit = '?';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    // not a checkout
+  }
+  return `${os.cpus().length} x ${cpu}, ${MB(os.totalmem())} MB RAM, Linux ${os.release()}, Node ${process.version}, ${swanctl}, commit ${commit}`;
+}
+
+export function renderMarkdown(rows: Row[], started: Date, elapsedS: number): string {
+  const s = SETTINGS;
+  const lines = [
+    `# Benchmark: exporter vs swanctl on the synthetic charon (${started.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
+    '',
+    `Machine: ${machine()}.`,
+    '',
+    `Settings: C = ${s.children} CHILD SAs per IKE SA, ${s.conns === undefined ? 'one connection config per IKE SA' : `${s.conns} connection configs`}, ` +
+      `${s.rounds} rounds after ${s.warmup} warm-up, medians; exporter: \`node dist/src/cli/main.js --vici.timeout 60s${s.exporterArgs.length ? ` ${s.exporterArgs.join(' ')}` : ''}\` ` +
+      `with default collectors (${rows[0]?.collectors ?? '?'})${s.nodeArgs.length ? `, node ${s.nodeArgs.join(' ')}` : ''}. Run took ${elapsedS.toFixed(0)} s.`,
+    '',
+    '## Scrape time against swanctl',
+    '',
+    '| IKE SAs | listing | swanctl --raw | VICI floor | plain scrape | plain / swanctl | gzip scrape | gzip / swanctl | plain size | gzip size | series |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.n.toLocaleString('en-US')} | ${MB(r.listingBytes)} MB | ${ms(r.swanctlMs)} ms | ${ms(r.floorMs)} ms | ${ms(r.plainMs)} ms | ${ratio(r.plainMs, r.swanctlMs)} | ${ms(r.gzipMs)} ms | ${ratio(r.gzipMs, r.swanctlMs)} | ${MB(r.plainBytes)} MB | ${MB(r.gzipBytes)} MB | ${Number.isFinite(r.series) ? r.series.toLocaleString('en-US') : '–'} |`,
+    ),
+    '',
+    '## Exporter resources, concurrency, and the synthetic daemon',
+    '',
+    `| IKE SAs | CPU / plain scrape | CPU / gzip scrape | idle RSS | peak RSS | ${s.concurrency} concurrent | ${s.concurrency} concurrent / one | daemon render | daemon send (swanctl) | daemon send (exporter) |`,
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.n.toLocaleString('en-US')} | ${ms(r.cpuPlainMs)} ms | ${ms(r.cpuGzipMs)} ms | ${MB(r.idleRss)} MB | ${MB(r.peakRss)} MB | ${ms(r.concurrentMs)} ms | ${ratio(r.concurrentMs, r.plainMs)} | ${ms(r.serverBuildMs)} ms | ${ms(r.serverSendSwanctlMs)} ms | ${ms(r.serverSendExporterMs)} ms |`,
+    ),
+    '',
+    ...rows.flatMap((r) =>
+      r.errors.map((e) => `- N=${r.n}: **failed**: ${e.replace(/\s+/g, ' ').slice(0, 400)}`),
+    ),
+    '',
+    '## Targets (issue 6)',
+    '',
+    ...targets(rows),
+    '',
+    '## What the columns mean',
+    '',
+    '- *listing*: bytes of the list-sas reply on the wire (all list-sa events and the final response).',
+    '- *swanctl --raw*: wall time of `swanctl --list-sas --raw --uri unix://... > /dev/null` (process start included).',
+    "- *VICI floor*: the same listing read by a client that only walks frame headers (no decoding): transfer plus the daemon's send.",
+    '- *plain / gzip scrape*: wall time of `GET /metrics` without / with `Accept-Encoding: gzip`, request sent to last byte received.',
+    '- *series*: sample lines of the plain response. *CPU*: user+system time of the exporter process during one scrape (10 ms ticks).',
+    '- *idle RSS*: VmRSS 1 s after start, before any scrape. *peak RSS*: VmHWM after all scrapes of that N.',
+    `- *${s.concurrency} concurrent*: wall time until all of ${s.concurrency} simultaneous plain scrapes are answered.`,
+    '- *daemon render*: the synthetic charon rendering the listing (median of the non-cached renders; a listing is reused within the same second).',
+    '- *daemon send*: from the list-sas request to the final CMD_RESPONSE handed to the kernel; bounded below by how fast the client reads.',
+    '',
+    'Reproduce: `npm run bench` (all N) or e.g. `BENCH_N=1000,10000 BENCH_ROUNDS=3 npm run bench`.',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  for (const f of [SERVER, CLI]) {
+    if (!fs.existsSync(f)) throw new Error(`${f} missing: run npm run build first`);
+  }
+  const started = new Date();
+  const watchdog = setTimeout(() => {
+    log(`no result within BENCH_TIMEOUT_S=${SETTINGS.timeoutS}: giving up`);
+    killAllNow();
+    process.exit(1);
+  }, SETTINGS.timeoutS * 1000);
+  watchdog.unref();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssw-bench-'));
+  const rows: Row[] = [];
+  try {
+    for (const n of SETTINGS.ns) rows.push(await benchOne(n, dir));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const md = renderMarkdown(rows, started, (Date.now() - started.getTime()) / 1000);
+  process.stdout.write(`${md}\n`);
+  fs.mkdirSync(SETTINGS.out, { recursive: true });
+  fs.writeFileSync(path.join(SETTINGS.out, 'latest.md'), md);
+  log(`written to ${path.relative(process.cwd(), SETTINGS.out) || '.'}/latest.md`);
+  clearTimeout(watchdog);
+}
+
+main().catch((err: unknown) => {
+  log(`failed: ${err instanceof Error ? err.message : String(err)}`);
+  killAllNow();
+  process.exit(1);
+});
