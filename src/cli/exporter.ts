@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import { isIP } from 'node:net';
-import type { Collector } from '../collectors/collector.js';
+import type { Collector, CollectorOptions } from '../collectors/collector.js';
 import { COLLECTORS } from '../collectors/registry.js';
 import { createLogger, type Logger } from '../log.js';
 import { SelfMetrics } from '../metrics/self.js';
@@ -46,6 +46,7 @@ class TargetSet {
   constructor(
     private readonly collectors: readonly Collector[],
     private readonly log: Logger,
+    private readonly options: CollectorOptions,
   ) {}
   get map(): ReadonlyMap<string, Target> {
     return this.targets;
@@ -64,6 +65,7 @@ class TargetSet {
             timeoutMs: c.timeoutMs,
             collectors: this.collectors,
             log: this.log,
+            options: this.options,
           }),
         );
         warnAboutAddress(this.log, c.address, name);
@@ -99,6 +101,7 @@ export async function runExporter(argv: string[]): Promise<number> {
     throw new UsageError((err as Error).message);
   }
   let state = webState(web);
+  const options: CollectorOptions = { hideRemoteIdentities: cfg.hideRemoteIdentities };
   const fds = cfg.systemdSocket ? systemdFds() : undefined;
 
   log.info({ version: VERSION, node: process.version }, 'starting strongswan_exporter');
@@ -112,8 +115,9 @@ export async function runExporter(argv: string[]): Promise<number> {
           timeoutMs: cfg.viciTimeoutMs,
           collectors: cfg.collectors,
           log,
+          options,
         });
-  const probeTargets = new TargetSet(cfg.collectors, log);
+  const probeTargets = new TargetSet(cfg.collectors, log, options);
   probeTargets.apply(targetConfigs);
   if (target) {
     log.info(

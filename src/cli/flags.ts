@@ -17,6 +17,7 @@ export interface ListenAddress {
 }
 
 export interface Config {
+  hideRemoteIdentities: boolean;
   viciAddress: string;
   /** Whether --vici.address was given (with --config.file, /metrics then also scrapes it). */
   viciAddressSet: boolean;
@@ -79,6 +80,10 @@ const FLAG_DOCS: FlagDoc[] = [
     def: 'info',
   },
   { flag: '--log.format=FORMAT', help: 'Output format of log messages: logfmt or json.', def: 'logfmt' },
+  {
+    flag: '--privacy.hide-remote-identities',
+    help: 'Leave remote identities (peer IKE ids, subjects of peer certificates) out of labels.',
+  },
   { flag: '--version', help: 'Show the version and exit.' },
   { flag: '-h, --help', help: 'Show this help and exit.' },
 ];
@@ -126,6 +131,7 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
     'web.disable-exporter-metrics': { type: 'boolean' },
     'log.level': { type: 'string' },
     'log.format': { type: 'string' },
+    'privacy.hide-remote-identities': { type: 'boolean' },
     version: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   };
@@ -184,6 +190,7 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
     return val;
   };
   return {
+    hideRemoteIdentities: v['privacy.hide-remote-identities'] === true,
     viciAddress,
     viciAddressSet: typeof v['vici.address'] === 'string',
     webConfigFile: optional('web.config.file'),

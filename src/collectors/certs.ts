@@ -275,6 +275,9 @@ export const certs: Collector = {
       bump(byType, type);
       const data = msg.data;
       const hasPrivkey = str(msg.has_privkey) === 'yes' ? 'true' : 'false';
+      // A peer's certificate (no private key here, not a CA/AA/OCSP signer) names a remote identity.
+      const hide =
+        ctx.options.hideRemoteIdentities && hasPrivkey === 'false' && (str(msg.flag) ?? 'NONE') === 'NONE';
       try {
         if (type === 'X509') {
           if (!Buffer.isBuffer(data)) throw new Error('no data');
@@ -282,7 +285,7 @@ export const certs: Collector = {
           const labels = renderLabels(CERT_LABELS, [
             type,
             str(msg.flag) ?? '',
-            c.subject,
+            hide ? '' : c.subject,
             c.issuer,
             c.serial,
             hasPrivkey,
@@ -296,7 +299,14 @@ export const certs: Collector = {
           if ((nb !== undefined && notBefore === undefined) || (na !== undefined && notAfter === undefined))
             throw new Error('bad not-before/not-after');
           if (notBefore === undefined && notAfter === undefined) return;
-          const labels = renderLabels(CERT_LABELS, [type, '', str(msg.subject) ?? '', '', '', hasPrivkey]);
+          const labels = renderLabels(CERT_LABELS, [
+            type,
+            '',
+            hide ? '' : (str(msg.subject) ?? ''),
+            '',
+            '',
+            hasPrivkey,
+          ]);
           writeValidity(labels, notBefore, notAfter);
         } else if (type === 'X509_CRL') {
           if (!Buffer.isBuffer(data)) throw new Error('no data');

@@ -16,8 +16,17 @@ export interface Logger {
   error(obj: object, msg: string): void;
 }
 
+/** Settings that change what collectors write (flags). */
+export interface CollectorOptions {
+  /** Leave remote identities (peer IKE ids, subjects of peer certificates) out of labels. */
+  readonly hideRemoteIdentities: boolean;
+}
+
+export const DEFAULT_OPTIONS: CollectorOptions = { hideRemoteIdentities: false };
+
 export interface ScrapeContext {
   readonly client: ViciClient;
+  readonly options: CollectorOptions;
   /** Whether the daemon answered this scrape's version probe. */
   readonly up: boolean;
   /** Scrape start, seconds since the epoch: the base of every *_timestamp_seconds value. */
@@ -115,6 +124,7 @@ export async function runScrape(
   timeoutMs: number,
   log: Logger,
   clock: () => number = Date.now,
+  options: CollectorOptions = DEFAULT_OPTIONS,
 ): Promise<ScrapeResult> {
   const started = Date.now();
   const nowSeconds = Math.floor(clock() / 1000);
@@ -123,6 +133,7 @@ export async function runScrape(
   let up = true;
   const ctx: ScrapeContext = {
     client,
+    options,
     get up() {
       return up;
     },

@@ -27,7 +27,13 @@ export function childName(key: string, child: ViciSection): string {
   return str(child.name) ?? key;
 }
 
-export function writeIkeSa(out: Exposition, now: number, conn: string, ike: ViciSection): void {
+export function writeIkeSa(
+  out: Exposition,
+  now: number,
+  conn: string,
+  ike: ViciSection,
+  hideRemoteIds = false,
+): void {
   const s = (k: string) => str(ike[k]);
   const ikeId = s('uniqueid') ?? '';
   const labels = renderLabels(['conn', 'ike_id'], [conn, ikeId]);
@@ -36,7 +42,7 @@ export function writeIkeSa(out: Exposition, now: number, conn: string, ike: Vici
     s('local-host') ?? '',
     s('local-id') ?? '',
     s('remote-host') ?? '',
-    s('remote-id') ?? '',
+    hideRemoteIds ? '' : (s('remote-id') ?? ''),
     s('initiator') === 'yes' ? 'true' : 'false',
     s('encr-alg') ?? '',
     s('encr-keysize') ?? '',
@@ -103,6 +109,6 @@ export const sas: Collector = {
   help: 'IKE and CHILD SAs from list-sas: info, state, traffic counters and timestamps (standard names).',
   defaultEnabled: true,
   async collect(ctx, out) {
-    await ctx.sas((conn, ike) => writeIkeSa(out, ctx.now, conn, ike));
+    await ctx.sas((conn, ike) => writeIkeSa(out, ctx.now, conn, ike, ctx.options.hideRemoteIdentities));
   },
 };

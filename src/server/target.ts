@@ -1,7 +1,13 @@
 // A scrape target: one daemon address with its own VICI client and collectors. Concurrent scrapes of
 // one target share one in-flight query; each rendering of a result is made once per format.
 
-import { type Collector, type Logger, runScrape } from '../collectors/collector.js';
+import {
+  type Collector,
+  type CollectorOptions,
+  DEFAULT_OPTIONS,
+  type Logger,
+  runScrape,
+} from '../collectors/collector.js';
 import type { Exposition, Format } from '../metrics/exposition.js';
 import { ViciClient } from '../vici/index.js';
 
@@ -11,6 +17,7 @@ export interface TargetOptions {
   timeoutMs: number;
   collectors: readonly Collector[];
   log: Logger;
+  options?: CollectorOptions;
 }
 
 export class ScrapeOutcome {
@@ -51,7 +58,15 @@ export class Target {
     }
     this.stats.queries++;
     const log = this.opts.log;
-    this.inflight = runScrape(this.client, this.collectors, Math.min(timeoutMs, this.opts.timeoutMs), log)
+    const budget = Math.min(timeoutMs, this.opts.timeoutMs);
+    this.inflight = runScrape(
+      this.client,
+      this.collectors,
+      budget,
+      log,
+      Date.now,
+      this.opts.options ?? DEFAULT_OPTIONS,
+    )
       .then((r) => new ScrapeOutcome(r.up, r.exposition))
       .finally(() => {
         this.inflight = null;
