@@ -12,6 +12,7 @@ describe('README metrics tables', () => {
   it('name every family once', () => {
     const doc = renderMetricsDoc();
     const rows = doc.split('\n');
-    for (const f of ALL_FAMILIES) assert.equal(rows.filter((r) => r.startsWith(`| \`${f.name}\` |`)).length, 1, f.name);
+    for (const f of ALL_FAMILIES)
+      assert.equal(rows.filter((r) => r.startsWith(`| \`${f.name}\` |`)).length, 1, f.name);
   });
 });

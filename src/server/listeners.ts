@@ -8,18 +8,37 @@ import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../cli/flags.js';
 import { type TlsConfig, tlsOptions } from './web-config.js';
 
-const SERVER_LIMITS = {
+export interface ServerLimits {
+  /** A client must have sent its whole request head within this time. */
+  headersTimeout: number;
+  /** ... and its whole request within this time. */
+  requestTimeout: number;
+  /** An idle kept-alive connection is closed after this time. */
+  keepAliveTimeout: number;
+  /** Request line plus headers; larger gets 431. */
+  maxHeaderSize: number;
+  /** How often Node checks the two request timeouts. */
+  connectionsCheckingInterval: number;
+}
+
+export const SERVER_LIMITS: ServerLimits = {
   headersTimeout: 10_000,
   requestTimeout: 30_000,
   keepAliveTimeout: 5_000,
   maxHeaderSize: 16_384,
-} as const;
+  connectionsCheckingInterval: 1_000,
+};
 
 export type Server = http.Server | https.Server;
 
-export function createServer(handler: http.RequestListener, t: TlsConfig | undefined): Server {
-  if (t === undefined) return http.createServer(SERVER_LIMITS, handler);
-  const s = https.createServer({ ...SERVER_LIMITS, ...tlsOptions(t) }, handler);
+export function createServer(
+  handler: http.RequestListener,
+  t: TlsConfig | undefined,
+  limits: ServerLimits = SERVER_LIMITS,
+): Server {
+  if (t === undefined) return http.createServer(limits, handler);
+  const s = https.createServer({ ...limits, ...tlsOptions(t) }, handler);
+
   // A TLS handshake that fails (wrong version, no client certificate) is the client's problem.
   s.on('tlsClientError', () => {});
   return s;
