@@ -372,6 +372,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
   // ---- listings ----
   let cache: { s: number; version: number; listing: Listing } | null = null;
   const pool = new BufferPool();
+  let connsListing: Listing | null = null;
 
   function render(select: (r: IkeRec) => boolean, s: number): Listing {
     let max = 0;
@@ -847,6 +848,10 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
         await new Promise((r) => setTimeout(r, opts.busyWaitMs ?? 100));
       }
       ({ listing, cached, filtered } = listSas(req));
+    } else if (name === 'list-conns' && req.ike === undefined && connsListing !== null) {
+      // Connection configs never change: the full list-conns is encoded once.
+      listing = connsListing;
+      cached = true;
     } else {
       let messages: Buffer[] = [];
       if (name === 'list-conns') {
@@ -867,6 +872,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
         ends.push(pos);
       }
       listing = { buf: Buffer.concat(frames, pos), ends, refs: 0, stale: true };
+      if (name === 'list-conns' && !filtered) connsListing = listing;
     }
     const buildMs = cached ? 0 : performance.now() - tb;
     const { buf, ends } = listing;
