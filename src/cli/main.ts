@@ -11,6 +11,11 @@ function errorLine(err: unknown): string {
   return String(err);
 }
 
+// A bug of ours must not take the exporter down, nor go unnoticed: log it, keep serving.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`strongswan_exporter: internal error (unhandled rejection): ${errorLine(reason)}\n`);
+});
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'query') return runQuery(argv.slice(1));
   return runExporter(argv);

@@ -31,8 +31,9 @@ export const conns: Collector = {
         if (str(child.state) === 'INSTALLED') st.installedChildren.add(childName(key, child));
       }
     });
-    const configured = await ctx.conns();
-    await sasDone;
+    // Both listings run at once; waiting on both means a failure of either is never left unhandled.
+    const [configured] = await Promise.all([ctx.conns(), sasDone]);
+
     for (const [name, conn] of configured) {
       const st = state.get(name);
       const label = renderLabels(['conn'], [name]);

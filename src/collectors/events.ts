@@ -256,12 +256,11 @@ class EventsCollector implements Collector {
         for (const [key, child] of subSections(ike['child-sas']))
           st.onListed(conn, childName(key, child), child);
       });
-      const configured = await ctx.conns().catch(() => []);
+      const [configured] = await Promise.all([ctx.conns().catch(() => []), walk]);
       for (const [conn, c] of configured) {
         st.known(conn);
         for (const [child] of subSections(c.children)) st.known(conn, child);
       }
-      await walk;
       listed = true;
     }
     const totals = st.endScrape(listed);

@@ -99,8 +99,8 @@ export const seed: Collector = {
       withSa.add(conn);
       writeIke(out, conn, ike);
     });
-    const configured = await ctx.conns();
-    await sasDone;
+    const [configured] = await Promise.all([ctx.conns(), sasDone]);
+
     let idle = 0;
     for (const [name] of configured) {
       if (withSa.has(name)) continue;
