@@ -29,6 +29,8 @@ export interface ScrapeContext {
   readonly options: CollectorOptions;
   /** Whether the daemon answered this scrape's version probe. */
   readonly up: boolean;
+  /** The daemon's answer to that probe (`version`: daemon, version, sysname, release, machine). */
+  readonly version: ViciSection | undefined;
   /** Scrape start, seconds since the epoch: the base of every *_timestamp_seconds value. */
   readonly now: number;
   /** Milliseconds left until the scrape's deadline (at least 1). */
@@ -131,11 +133,15 @@ export async function runScrape(
   const deadline = started + timeoutMs;
   let connsPromise: Promise<[string, ViciSection][]> | null = null;
   let up = true;
+  let versionReply: ViciSection | undefined;
   const ctx: ScrapeContext = {
     client,
     options,
     get up() {
       return up;
+    },
+    get version() {
+      return versionReply;
     },
     now: nowSeconds,
     timeLeft: () => Math.max(1, deadline - Date.now()),
@@ -153,7 +159,10 @@ export async function runScrape(
   const out = new Exposition();
 
   try {
-    await client.command('version', undefined, { timeoutMs: ctx.timeLeft() });
+    versionReply = await client.command('version', undefined, {
+      timeoutMs: ctx.timeLeft(),
+      decode: { text: true },
+    });
   } catch (err) {
     up = false;
     log.warn({ err: describe(err), address: client.where }, 'scrape: daemon unreachable');

@@ -10,10 +10,11 @@ export const version: Collector = {
   help: 'The daemon name and version and the uname of its host (version): strongswan_info.',
   defaultEnabled: true,
   async collect(ctx, out) {
-    const v = await ctx.client.command('version', undefined, {
-      timeoutMs: ctx.timeLeft(),
-      decode: { text: true },
-    });
+    // The scrape's up-probe already asked; ask again only when used without it.
+    const v =
+      ctx.version ??
+      (await ctx.client.command('version', undefined, { timeoutMs: ctx.timeLeft(), decode: { text: true } }));
+
     out.sample(
       F.info,
       renderLabels(
