@@ -13,6 +13,7 @@
 // Settings (environment): BENCH_N=1000,10000,50000  BENCH_CHILDREN=2  BENCH_CONNS=<per N, default N>
 // BENCH_ROUNDS=5  BENCH_WARMUP=1  BENCH_CONCURRENCY=10  BENCH_TIMEOUT_S=3600  BENCH_SWANCTL=/usr/sbin/swanctl
 // BENCH_EXPORTER_ARGS="--extra --flags"  BENCH_NODE_ARGS="--max-semi-space-size=..."  BENCH_OUT=<dir>
+// BENCH_COMMIT=<label for the results when running from a copy of dist/>
 // Everything runs on loopback and unix sockets; every child process is killed on the way out.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -198,13 +199,13 @@ async function benchOne(n: number, dir: string): Promise<Row> {
       idleRss = memory(exporter.pid).rss;
       const gz = { 'Accept-Encoding': 'gzip' };
       for (let i = 0; i < W; i++) {
-        await scrape(exporter.url, {}, perOpMs);
-        await scrape(exporter.url, gz, perOpMs);
+        await scrape(exporter.url, {}, perOpMs, false);
+        await scrape(exporter.url, gz, perOpMs, false);
       }
       await server.resetStats();
       for (let i = 0; i < R; i++) {
         let t = cpuMs(exporter.pid);
-        const p = await scrape(exporter.url, {}, perOpMs);
+        const p = await scrape(exporter.url, {}, perOpMs, i === 0);
         cpuPlain.push(cpuMs(exporter.pid) - t);
         if (p.status !== 200) throw new Error(`scrape: HTTP ${p.status}`);
         plain.push(p.ms);
@@ -215,7 +216,7 @@ async function benchOne(n: number, dir: string): Promise<Row> {
           if (!/^strongswan_up 1$/m.test(text)) throw new Error('scrape: strongswan_up is not 1');
         }
         t = cpuMs(exporter.pid);
-        const g = await scrape(exporter.url, gz, perOpMs);
+        const g = await scrape(exporter.url, gz, perOpMs, false);
         cpuGzip.push(cpuMs(exporter.pid) - t);
         if (g.status !== 200) throw new Error(`gzip scrape: HTTP ${g.status}`);
         gzip.push(g.ms);
@@ -228,7 +229,9 @@ async function benchOne(n: number, dir: string): Promise<Row> {
         const t0 = performance.now();
         const all = await within(
           Promise.all(
-            Array.from({ length: SETTINGS.concurrency }, () => scrape(exporter?.url ?? '', {}, perOpMs)),
+            Array.from({ length: SETTINGS.concurrency }, () =>
+              scrape(exporter?.url ?? '', {}, perOpMs, false),
+            ),
           ),
           perOpMs,
           'concurrent scrapes',
@@ -327,12 +330,13 @@ function machine(): string {
   } catch {
     // reported as '?'
   }
-  let commit = '?';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    // not a checkout
-  }
+  let commit = env.BENCH_COMMIT ?? '?';
+  if (env.BENCH_COMMIT === undefined)
+    try {
+      commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    } catch {
+      // not a checkout
+    }
   return `${os.cpus().length} x ${cpu}, ${MB(os.totalmem())} MB RAM, Linux ${os.release()}, Node ${process.version}, ${swanctl}, commit ${commit}`;
 }
 

@@ -155,17 +155,29 @@ export interface Scrape {
   body: Buffer;
 }
 
-/** GET a URL; times from sending the request to the last byte of the body. */
-export function scrape(url: string, headers: Record<string, string>, timeoutMs: number): Promise<Scrape> {
+/**
+ * GET a URL; times from sending the request to the last byte of the body. With keepBody false the body
+ * is only counted (ten concurrent 460 MB responses must not pile up in the benchmark's own memory).
+ */
+export function scrape(
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  keepBody = true,
+): Promise<Scrape> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const req = http.get(url, { headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (keepBody) chunks.push(c);
+      });
       res.on('end', () => {
         clearTimeout(timer);
         const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0, bytes: body.length, body });
+        resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0, bytes, body });
       });
       res.on('error', reject);
     });
