@@ -48,7 +48,7 @@ export class ViciClient {
   private conn: ViciConnection | null = null;
   private connecting: Promise<ViciConnection> | null = null;
   private readonly subscriptions = new Map<string, EventHandler>();
-  private readonly registering = new Map<string, Promise<void>>();
+
   private backoffMs: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -170,17 +170,7 @@ export class ViciClient {
     what?: string,
     budgetMs?: number,
   ): Promise<void> {
-    if (conn.registered.has(event)) return;
-    let p = this.registering.get(event);
-    if (p === undefined) {
-      p = conn
-        .register(event, { timeoutMs: Math.max(1, deadline - Date.now()), what, budgetMs })
-        .finally(() => {
-          this.registering.delete(event);
-        });
-      this.registering.set(event, p);
-    }
-    await p;
+    await conn.register(event, { timeoutMs: Math.max(1, deadline - Date.now()), what, budgetMs });
   }
 
   private connection(deadline: number): Promise<ViciConnection> {

@@ -65,6 +65,8 @@ export class ViciConnection {
   private closedWith: Error | null = null;
   /** Event names this connection is registered for (the daemon registers twice if asked twice). */
   readonly registered = new Set<string>();
+  private readonly registering = new Map<string, Promise<void>>();
+
   /** EVENT packets that arrived with no listing and no subscriber: counted, never mixed in anywhere. */
   unexpectedEvents = 0;
 
@@ -128,10 +130,19 @@ export class ViciConnection {
     return { count: s.count, response: this.decode(p, opts.decode) };
   }
 
-  async register(event: string, opts: OpOptions): Promise<void> {
-    if (this.registered.has(event)) return;
-    await this.run('register', event, PacketType.EVENT_REGISTER, undefined, opts);
-    this.registered.add(event);
+  /** Register for an event once: a registration already done or under way is not sent again. */
+  register(event: string, opts: OpOptions): Promise<void> {
+    if (this.registered.has(event)) return Promise.resolve();
+    let p = this.registering.get(event);
+    if (p === undefined) {
+      p = this.run('register', event, PacketType.EVENT_REGISTER, undefined, opts)
+        .then(() => {
+          this.registered.add(event);
+        })
+        .finally(() => this.registering.delete(event));
+      this.registering.set(event, p);
+    }
+    return p;
   }
 
   async unregister(event: string, opts: OpOptions): Promise<void> {
