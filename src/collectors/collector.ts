@@ -169,6 +169,8 @@ export async function runScrape(
   }
   out.sample(F.up, '', up ? 1 : 0);
 
+  // Collectors that fail for one cause (a listing they share, a dropped connection) make one line.
+  const failures = new Map<string, string[]>();
   await Promise.all(
     collectors.map(async (c) => {
       const t0 = performance.now();
@@ -180,10 +182,8 @@ export async function runScrape(
           out.absorb(mine);
           ok = true;
         } catch (err) {
-          log.warn(
-            { collector: c.name, err: describe(err), address: client.where },
-            'scrape: collector failed',
-          );
+          const why = describe(err);
+          failures.set(why, [...(failures.get(why) ?? []), c.name]);
         }
       }
       if (!ok && c.down) {
@@ -196,6 +196,12 @@ export async function runScrape(
       out.sample(F.collectorSuccess, label, ok ? 1 : 0);
     }),
   );
+  for (const [why, names] of failures) {
+    log.warn(
+      { collectors: names.sort().join(','), err: why, address: client.where },
+      'scrape: collectors failed',
+    );
+  }
   return { up, exposition: out };
 }
 
