@@ -171,7 +171,7 @@ export async function runScrape(
 
   // Collectors that fail for one cause (a listing they share, a dropped connection) make one line.
   const failures = new Map<string, string[]>();
-  await Promise.all(
+  const results = await Promise.all(
     collectors.map(async (c) => {
       const t0 = performance.now();
       const mine = new Exposition();
@@ -191,11 +191,16 @@ export async function runScrape(
         c.down(d);
         out.absorb(d);
       }
-      const label = renderLabels(['collector'], [c.name]);
-      out.sample(F.collectorDuration, label, Math.round((performance.now() - t0) * 1e6) / 1e9);
-      out.sample(F.collectorSuccess, label, ok ? 1 : 0);
+      return { name: c.name, ok, seconds: Math.round((performance.now() - t0) * 1e6) / 1e9 };
     }),
   );
+  // In registry order, whatever order the collectors finished in.
+  for (const r of results) {
+    const label = renderLabels(['collector'], [r.name]);
+    out.sample(F.collectorDuration, label, r.seconds);
+    out.sample(F.collectorSuccess, label, r.ok ? 1 : 0);
+  }
+
   for (const [why, names] of failures) {
     log.warn(
       { collectors: names.sort().join(','), err: why, address: client.where },
