@@ -32,7 +32,6 @@ import {
   rawListSas,
   runTimed,
   type ServerChild,
-  type ServerStats,
   scrape,
   sleep,
   startServerChild,
@@ -136,14 +135,6 @@ async function startExporter(address: string, dir: string): Promise<Exporter> {
   return { process: p, pid: p.pid as number, url: `${base}/metrics`, logFile };
 }
 
-function sendTimes(s: ServerStats): { build: number; send: number } {
-  const l = s.listings.filter((x) => x.command === 'list-sas');
-  return {
-    build: median(l.filter((x) => !x.cached).map((x) => x.buildMs)),
-    send: median(l.map((x) => x.sendMs)),
-  };
-}
-
 async function benchOne(n: number, dir: string): Promise<Row> {
   const c = SETTINGS.children;
   const sock = path.join(dir, `charon-${n}.vici`);
@@ -157,29 +148,16 @@ async function benchOne(n: number, dir: string): Promise<Row> {
     const W = SETTINGS.warmup;
     const perOpMs = 60_000 + n * 2;
 
-    // swanctl
+    // Each round runs swanctl, a plain scrape and a gzip scrape back to back, so that the ratios are
+    // taken under the same conditions (these machines are shared). The exporter is started first, so
+    // that its idle RSS is read before any scrape.
     const swanctlArgs = ['--list-sas', '--raw', '--uri', server.address];
     const swanctl: number[] = [];
-    for (let i = 0; i < W + R; i++) {
-      if (i === W) await server.resetStats();
-      const r = await runTimed(SETTINGS.swanctl, swanctlArgs, perOpMs);
-      if (r.code !== 0) throw new Error(`swanctl exited ${r.code}: ${r.stderr}`);
-      if (i >= W) swanctl.push(r.ms);
-    }
-    const sw = sendTimes(await server.stats());
-    log(`N=${n}: swanctl ${median(swanctl).toFixed(0)} ms`);
-
-    // the floor
+    const sendSw: number[] = [];
+    const sendEx: number[] = [];
+    const renders: number[] = [];
     const floor: number[] = [];
-    let listingBytes = 0;
-    for (let i = 0; i < W + R; i++) {
-      const r = await rawListSas(sock, perOpMs);
-      if (r.events !== n) throw new Error(`raw reader: ${r.events} events, expected ${n}`);
-      listingBytes = r.bytes;
-      if (i >= W) floor.push(r.ms);
-    }
-
-    // the exporter: a failure here (a timeout, an out-of-memory crash) is a result, not the end of the run
+    let listingBytes = Number.NaN;
     const errors: string[] = [];
     let idleRss = Number.NaN;
     let peakRss = Number.NaN;
@@ -191,22 +169,51 @@ async function benchOne(n: number, dir: string): Promise<Row> {
     let plainBytes = Number.NaN;
     let gzipBytes = Number.NaN;
     let series = Number.NaN;
-    let ex = { build: Number.NaN, send: Number.NaN };
     let collectors = '?';
+    /** The daemon's list-sas records since the last call. */
+    const listings = async () => {
+      const st = await server.stats();
+      await server.resetStats();
+      const l = st.listings.filter((x) => x.command === 'list-sas');
+      for (const x of l) if (!x.cached) renders.push(x.buildMs);
+      return l;
+    };
+    const runSwanctl = async (keep: boolean) => {
+      const r = await runTimed(SETTINGS.swanctl, swanctlArgs, perOpMs);
+      if (r.code !== 0) throw new Error(`swanctl exited ${r.code}: ${r.stderr}`);
+      const l = await listings();
+      if (keep) {
+        swanctl.push(r.ms);
+        for (const x of l) sendSw.push(x.sendMs);
+      }
+    };
+    const runFloor = async (keep: boolean) => {
+      const r = await rawListSas(sock, perOpMs);
+      if (r.events !== n) throw new Error(`raw reader: ${r.events} events, expected ${n}`);
+      listingBytes = r.bytes;
+      await listings();
+      if (keep) floor.push(r.ms);
+    };
     try {
       exporter = await startExporter(server.address, dir);
       await sleep(1000);
       idleRss = memory(exporter.pid).rss;
+      const url = exporter.url;
+      const pid = exporter.pid;
       const gz = { 'Accept-Encoding': 'gzip' };
       for (let i = 0; i < W; i++) {
-        await scrape(exporter.url, {}, perOpMs, false);
-        await scrape(exporter.url, gz, perOpMs, false);
+        await runSwanctl(false);
+        await runFloor(false);
+        await scrape(url, {}, perOpMs, false);
+        await scrape(url, gz, perOpMs, false);
       }
-      await server.resetStats();
+      await listings();
       for (let i = 0; i < R; i++) {
-        let t = cpuMs(exporter.pid);
-        const p = await scrape(exporter.url, {}, perOpMs, i === 0);
-        cpuPlain.push(cpuMs(exporter.pid) - t);
+        await runSwanctl(true);
+        await runFloor(true);
+        let t = cpuMs(pid);
+        const p = await scrape(url, {}, perOpMs, i === 0);
+        cpuPlain.push(cpuMs(pid) - t);
         if (p.status !== 200) throw new Error(`scrape: HTTP ${p.status}`);
         plain.push(p.ms);
         plainBytes = p.bytes;
@@ -215,24 +222,22 @@ async function benchOne(n: number, dir: string): Promise<Row> {
           series = countSeries(text);
           if (!/^strongswan_up 1$/m.test(text)) throw new Error('scrape: strongswan_up is not 1');
         }
-        t = cpuMs(exporter.pid);
-        const g = await scrape(exporter.url, gz, perOpMs, false);
-        cpuGzip.push(cpuMs(exporter.pid) - t);
+        t = cpuMs(pid);
+        const g = await scrape(url, gz, perOpMs, false);
+        cpuGzip.push(cpuMs(pid) - t);
         if (g.status !== 200) throw new Error(`gzip scrape: HTTP ${g.status}`);
         gzip.push(g.ms);
         gzipBytes = g.bytes;
+        for (const x of await listings()) sendEx.push(x.sendMs);
       }
-      ex = sendTimes(await server.stats());
-      log(`N=${n}: plain ${median(plain).toFixed(0)} ms, gzip ${median(gzip).toFixed(0)} ms`);
+      log(
+        `N=${n}: swanctl ${median(swanctl).toFixed(0)} ms, plain ${median(plain).toFixed(0)} ms, gzip ${median(gzip).toFixed(0)} ms`,
+      );
 
       for (let i = 0; i < R; i++) {
         const t0 = performance.now();
         const all = await within(
-          Promise.all(
-            Array.from({ length: SETTINGS.concurrency }, () =>
-              scrape(exporter?.url ?? '', {}, perOpMs, false),
-            ),
-          ),
+          Promise.all(Array.from({ length: SETTINGS.concurrency }, () => scrape(url, {}, perOpMs, false))),
           perOpMs,
           'concurrent scrapes',
         );
@@ -273,9 +278,9 @@ async function benchOne(n: number, dir: string): Promise<Row> {
       idleRss,
       peakRss,
       concurrentMs: median(concurrent),
-      serverBuildMs: Math.max(sw.build, ex.build) || sw.build || ex.build,
-      serverSendSwanctlMs: sw.send,
-      serverSendExporterMs: ex.send,
+      serverBuildMs: median(renders),
+      serverSendSwanctlMs: median(sendSw),
+      serverSendExporterMs: median(sendEx),
       collectors: collectors.replace(/^"|"$/g, ''),
       errors,
     };
@@ -387,6 +392,7 @@ export function renderMarkdown(rows: Row[], started: Date, elapsedS: number): st
     '- *idle RSS*: VmRSS 1 s after start, before any scrape. *peak RSS*: VmHWM after all scrapes of that N.',
     `- *${s.concurrency} concurrent*: wall time until all of ${s.concurrency} simultaneous plain scrapes are answered.`,
     '- *daemon render*: the synthetic charon rendering the listing (median of the non-cached renders; a listing is reused within the same second).',
+    '- Each round runs swanctl, the floor reader, a plain and a gzip scrape back to back (same conditions for the ratios); then the concurrent rounds.',
     '- *daemon send*: from the list-sas request to the final CMD_RESPONSE handed to the kernel; bounded below by how fast the client reads.',
     '',
     'Reproduce: `npm run bench` (all N) or e.g. `BENCH_N=1000,10000 BENCH_ROUNDS=3 npm run bench`.',
