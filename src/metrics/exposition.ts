@@ -49,27 +49,76 @@ function escapeHelp(h: string): string {
   return h.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
+/** A string this long is turned into bytes, so that no scrape keeps millions of small strings alive. */
+const FLUSH_CHARS = 1 << 14;
+
+/** The samples of one family: finished byte chunks, plus the text not yet turned into bytes. */
+class Body {
+  readonly chunks: Buffer[] = [];
+  pending = '';
+  bytes = 0;
+
+  add(line: string): void {
+    this.pending += line;
+    if (this.pending.length >= FLUSH_CHARS) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending === '') return;
+    const b = Buffer.from(this.pending, 'utf8');
+    this.chunks.push(b);
+    this.bytes += b.length;
+    this.pending = '';
+  }
+}
+
+const HEADERS = new Map<string, Buffer>();
+
+/** `# HELP` and `# TYPE` of a family, as bytes, made once per family and format. */
+function header(f: Family, format: Format): Buffer {
+  const key = `${format}\u0000${f.name}`;
+  let h = HEADERS.get(key);
+  if (h === undefined) {
+    const typeName =
+      format === 'openmetrics' && f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name;
+    h = Buffer.from(`# HELP ${typeName} ${escapeHelp(f.help)}\n# TYPE ${typeName} ${f.type}\n`);
+    HEADERS.set(key, h);
+  }
+  return h;
+}
+
 export class Exposition {
-  private readonly bodies = new Map<Family, string>();
+  private readonly bodies = new Map<Family, Body>();
   /** Number of samples written. */
   samples = 0;
+
+  private body(f: Family): Body {
+    let b = this.bodies.get(f);
+    if (b === undefined) {
+      b = new Body();
+      this.bodies.set(f, b);
+    }
+    return b;
+  }
 
   /**
    * Add a sample. `labels` is pre-rendered (`renderLabels`), '' for none. A string value must be a
    * decimal number (see `isDecimal`); numbers are formatted here.
    */
   sample(f: Family, labels: string, value: number | string): void {
-    const line = `${f.name}${labels === '' ? '' : `{${labels}}`} ${typeof value === 'string' ? value : formatValue(value)}\n`;
-    const body = this.bodies.get(f);
-    this.bodies.set(f, body === undefined ? line : body + line);
+    const v = typeof value === 'string' ? value : formatValue(value);
+    this.body(f).add(labels === '' ? `${f.name} ${v}\n` : `${f.name}{${labels}} ${v}\n`);
     this.samples++;
   }
 
   /** Move every sample of another exposition into this one. */
   absorb(other: Exposition): void {
-    for (const [f, body] of other.bodies) {
-      const mine = this.bodies.get(f);
-      this.bodies.set(f, mine === undefined ? body : mine + body);
+    for (const [f, theirs] of other.bodies) {
+      const mine = this.body(f);
+      mine.flush();
+      theirs.flush();
+      mine.chunks.push(...theirs.chunks);
+      mine.bytes += theirs.bytes;
     }
     this.samples += other.samples;
   }
@@ -78,16 +127,23 @@ export class Exposition {
     return this.bodies.has(f);
   }
 
-  /** Render every family that has samples, in definition order, with HELP and TYPE once each. */
-  text(format: Format = 'prometheus'): string {
+  /**
+   * Every family that has samples, in definition order, with HELP and TYPE once each, as byte chunks
+   * to be written one after the other (no copy of the whole exposition is ever made).
+   */
+  render(format: Format = 'prometheus'): Buffer[] {
     const families = [...this.bodies.keys()].sort((a, b) => (ORDER.get(a) ?? 0) - (ORDER.get(b) ?? 0));
-    let out = '';
+    const out: Buffer[] = [];
     for (const f of families) {
-      const typeName =
-        format === 'openmetrics' && f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name;
-      out += `# HELP ${typeName} ${escapeHelp(f.help)}\n# TYPE ${typeName} ${f.type}\n`;
-      out += this.bodies.get(f);
+      const b = this.bodies.get(f) as Body;
+      b.flush();
+      out.push(header(f, format), ...b.chunks);
     }
     return out;
+  }
+
+  /** The same as one string (for tests and small expositions). */
+  text(format: Format = 'prometheus'): string {
+    return Buffer.concat(this.render(format)).toString('utf8');
   }
 }

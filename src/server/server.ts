@@ -12,7 +12,7 @@ import type { SelfMetrics } from '../metrics/self.js';
 import type { Gate } from './auth.js';
 import { landingPage } from './landing.js';
 import { acceptsGzip, negotiateFormat } from './negotiate.js';
-import type { Target } from './target.js';
+import type { ScrapeOutcome, Target } from './target.js';
 
 const gzip = promisify(zlib.gzip);
 const TEXT = 'text/plain; charset=utf-8';
@@ -58,13 +58,27 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
   const web = opts.web ?? (() => ({ gate: undefined, headers: {} }));
   const routes = new Set([opts.telemetryPath, '/', '/-/healthy', '/-/ready', '/probe']);
 
+  /** The response body: made once per scrape outcome, format and compression, shared by joined scrapes. */
+  async function body(
+    outcome: ScrapeOutcome | undefined,
+    format: Format,
+    gz: boolean,
+    withSelf: boolean,
+  ): Promise<Buffer[]> {
+    const make = async () => {
+      const chunks = outcome ? outcome.exposition.render(format) : [];
+      if (withSelf) chunks.push(...info.render(format), Buffer.from(await opts.selfMetrics.text(format)));
+      if (format === 'openmetrics') chunks.push(EOF);
+      return gz ? [await gzipChunks(chunks)] : chunks;
+    };
+    return outcome ? outcome.response(`${format}|${gz}|${withSelf}`, make) : make();
+  }
+
   async function metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const format: Format = negotiateFormat(req.headers.accept);
-    let body = '';
-    if (opts.target) body += (await opts.target.scrape(headerTimeoutMs(req, offset))).text(format);
-    body += info.text(format) + (await opts.selfMetrics.text(format));
-    if (format === 'openmetrics') body += '# EOF\n';
-    send(req, res, 200, CONTENT_TYPES[format], body, acceptsGzip(req.headers['accept-encoding']));
+    const gz = acceptsGzip(req.headers['accept-encoding']);
+    const outcome = opts.target ? await opts.target.scrape(headerTimeoutMs(req, offset)) : undefined;
+    sendChunks(req, res, CONTENT_TYPES[format], await body(outcome, format, gz, true), gz);
   }
 
   async function probe(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
@@ -84,9 +98,9 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
       );
     }
     const format = negotiateFormat(req.headers.accept);
-    let body = (await target.scrape(headerTimeoutMs(req, offset))).text(format);
-    if (format === 'openmetrics') body += '# EOF\n';
-    send(req, res, 200, CONTENT_TYPES[format], body, acceptsGzip(req.headers['accept-encoding']));
+    const gz = acceptsGzip(req.headers['accept-encoding']);
+    const outcome = await target.scrape(headerTimeoutMs(req, offset));
+    sendChunks(req, res, CONTENT_TYPES[format], await body(outcome, format, gz, false), gz);
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -143,6 +157,48 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
       else res.destroy();
     });
   };
+}
+
+const EOF = Buffer.from('# EOF\n');
+
+/** gzip (level 1: the exposition compresses about 10:1 already) a list of chunks, off the main thread. */
+function gzipChunks(chunks: Buffer[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const z = zlib.createGzip({ level: 1 });
+    const out: Buffer[] = [];
+    z.on('data', (d: Buffer) => out.push(d));
+    z.on('end', () => resolve(Buffer.concat(out)));
+    z.on('error', reject);
+    for (const c of chunks) z.write(c);
+    z.end();
+  });
+}
+
+/** Write a 200 response made of chunks, without copying them into one buffer. */
+function sendChunks(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  contentType: string,
+  chunks: Buffer[],
+  gz: boolean,
+): void {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', contentType);
+  if (gz) {
+    res.setHeader('Content-Encoding', 'gzip');
+    res.setHeader('Vary', 'Accept-Encoding');
+  }
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  res.setHeader('Content-Length', length);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  res.cork();
+  for (const c of chunks) res.write(c);
+  res.uncork();
+  res.end();
 }
 
 function send(

@@ -1,5 +1,5 @@
 // A scrape target: one daemon address with its own VICI client and collectors. Concurrent scrapes of
-// one target share one in-flight query; each rendering of a result is made once per format.
+// one target share one in-flight query, and the responses made from it (see server.ts).
 
 import {
   type Collector,
@@ -8,7 +8,8 @@ import {
   type Logger,
   runScrape,
 } from '../collectors/collector.js';
-import type { Exposition, Format } from '../metrics/exposition.js';
+import type { Exposition } from '../metrics/exposition.js';
+
 import { ViciClient } from '../vici/index.js';
 
 export interface TargetOptions {
@@ -21,18 +22,21 @@ export interface TargetOptions {
 }
 
 export class ScrapeOutcome {
-  private readonly rendered = new Map<Format, string>();
+  /** Responses made from this outcome, by kind (format, compression): shared by every joined scrape. */
+  readonly responses = new Map<string, Promise<Buffer[]>>();
   constructor(
     readonly up: boolean,
     readonly exposition: Exposition,
   ) {}
-  text(format: Format): string {
-    let t = this.rendered.get(format);
-    if (t === undefined) {
-      t = this.exposition.text(format);
-      this.rendered.set(format, t);
+
+  /** The response made by `make` for `key`, made once. */
+  response(key: string, make: () => Promise<Buffer[]>): Promise<Buffer[]> {
+    let r = this.responses.get(key);
+    if (r === undefined) {
+      r = make();
+      this.responses.set(key, r);
     }
-    return t;
+    return r;
   }
 }
 
