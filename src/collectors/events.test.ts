@@ -21,7 +21,7 @@ const child = (id: number, spi: string, bytes: number, packets = Math.floor(byte
 function scrape(st: EventState, children: ReturnType<typeof child>[]): number {
   st.beginScrape();
   for (const c of children) st.onListed('gw', 'net', sec(c));
-  return st.endScrape(true).get(`gw${SEP}net`)?.[0] ?? 0;
+  return st.endScrape(true).get(`gw${SEP}net`)?.reported[0] ?? 0;
 }
 
 describe('EventState: traffic per child config', () => {
@@ -37,7 +37,7 @@ describe('EventState: traffic per child config', () => {
     );
     assert.equal(scrape(st, [child(1, 'aa', 1600), child(2, 'bb', 300)]), 1900);
     assert.equal(scrape(st, [child(2, 'bb', 800)]), 2400);
-    assert.deepEqual(st.childEvents.get(`gw${SEP}net${SEP}rekey`), 1);
+    assert.deepEqual(st.childEvents.get(`gw${SEP}net${SEP}rekey`)?.value, 1);
   });
 
   it('counts a tunnel flap once: down with final counters, then a new SA from 0', () => {
@@ -51,10 +51,10 @@ describe('EventState: traffic per child config', () => {
       sec({ up: 'yes', gw: { uniqueid: '2', 'child-sas': { 'net-2': child(2, 'cc', 0) } } }),
     );
     assert.equal(scrape(st, [child(2, 'cc', 50)]), 750);
-    assert.equal(st.ikeEvents.get(`gw${SEP}down`), 1);
-    assert.equal(st.ikeEvents.get(`gw${SEP}up`), 1);
-    assert.equal(st.childEvents.get(`gw${SEP}net${SEP}down`), 1);
-    assert.equal(st.childEvents.get(`gw${SEP}net${SEP}up`), 1);
+    assert.equal(st.ikeEvents.get(`gw${SEP}down`)?.value, 1);
+    assert.equal(st.ikeEvents.get(`gw${SEP}up`)?.value, 1);
+    assert.equal(st.childEvents.get(`gw${SEP}net${SEP}down`)?.value, 1);
+    assert.equal(st.childEvents.get(`gw${SEP}net${SEP}up`)?.value, 1);
   });
 
   it('credits an SA that vanished unseen with what the last scrape saw, and a restarted daemon reusing ids', () => {
@@ -77,14 +77,14 @@ describe('EventState: traffic per child config', () => {
     st.beginScrape();
     st.onListed('gw', 'net', sec(child(1, 'aa', 300)));
     st.onEvent('child-updown', sec({ gw: { uniqueid: '1', 'child-sas': { 'net-1': child(1, 'aa', 320) } } }));
-    assert.equal(st.endScrape(true).get(`gw${SEP}net`)?.[0], 320);
+    assert.equal(st.endScrape(true).get(`gw${SEP}net`)?.reported[0], 320);
   });
 
   it('never goes backwards, also when the daemon is away', () => {
     const st = new EventState();
     assert.equal(scrape(st, [child(1, 'aa', 100)]), 100);
     st.beginScrape();
-    assert.equal(st.endScrape(false).get(`gw${SEP}net`)?.[0], 100);
+    assert.equal(st.endScrape(false).get(`gw${SEP}net`)?.reported[0], 100);
     assert.equal(scrape(st, [child(2, 'bb', 5)]), 105);
   });
 
@@ -92,12 +92,12 @@ describe('EventState: traffic per child config', () => {
     const st = new EventState();
     st.onEvent('alert', sec({ type: 'peer-auth-failed' }));
     st.onEvent('alert', sec({ type: 'peer-auth-failed' }));
-    assert.equal(st.alerts.get('peer-auth-failed'), 2);
+    assert.equal(st.alerts.get('peer-auth-failed')?.value, 2);
     st.known('site');
     st.known('site', 'net1');
-    assert.equal(st.ikeEvents.get(`site${SEP}rekey`), 0);
-    assert.equal(st.childEvents.get(`site${SEP}net1${SEP}up`), 0);
+    assert.equal(st.ikeEvents.get(`site${SEP}rekey`)?.value, 0);
+    assert.equal(st.childEvents.get(`site${SEP}net1${SEP}up`)?.value, 0);
     st.beginScrape();
-    assert.deepEqual(st.endScrape(true).get(`site${SEP}net1`), [0, 0, 0, 0]);
+    assert.deepEqual(st.endScrape(true).get(`site${SEP}net1`)?.reported, [0, 0, 0, 0]);
   });
 });

@@ -23,10 +23,29 @@ export const SUBSCRIBED_EVENTS = ['ike-updown', 'child-updown', 'ike-rekey', 'ch
 type Counters = [number, number, number, number];
 const ZERO = (): Counters => [0, 0, 0, 0];
 const SEP = '\u0000';
+const EVENT_NAMES = ['up', 'down', 'rekey'] as const;
+
+/** One counter series: its labels are rendered once, when it first appears. */
+export interface Series {
+  readonly labels: string;
+  value: number;
+}
+
+/** The traffic totals of one child config (conn, child). */
+export interface ChildTotals {
+  /** `conn="...",child="..."` */
+  readonly labels: string;
+  /** Credited by finished or vanished CHILD SAs. */
+  readonly finished: Counters;
+  /** Sum of the live CHILD SAs of the current scrape, and the scrape it belongs to. */
+  live: Counters;
+  liveIn: number;
+  /** What was last written: a total never goes backwards. */
+  readonly reported: Counters;
+}
 
 interface SaEntry {
-  /** conn SEP child */
-  config: string;
+  totals: ChildTotals;
   credited: Counters;
   last: Counters;
   retired: boolean;
@@ -54,24 +73,69 @@ function ikeOf(msg: ViciSection): [string, ViciSection] | undefined {
   return subSections(msg)[0];
 }
 
+function series(map: Map<string, Series>, key: string, labels: () => string): Series {
+  let s = map.get(key);
+  if (s === undefined) {
+    s = { labels: labels(), value: 0 };
+    map.set(key, s);
+  }
+  return s;
+}
+
 export class EventState {
-  readonly ikeEvents = new Map<string, number>();
-  readonly childEvents = new Map<string, number>();
-  readonly alerts = new Map<string, number>();
-  private readonly finished = new Map<string, Counters>();
+  /** by conn SEP event */
+  readonly ikeEvents = new Map<string, Series>();
+  /** by conn SEP child SEP event */
+  readonly childEvents = new Map<string, Series>();
+  /** by alert type */
+  readonly alerts = new Map<string, Series>();
+  /** by conn SEP child */
+  readonly totals = new Map<string, ChildTotals>();
   private readonly sas = new Map<string, SaEntry>();
-  private readonly reported = new Map<string, Counters>();
+  /** Configured (conn, child) pairs already given their zero series. */
+  private readonly known_ = new Set<string>();
   private scrapeNo = 0;
   received = 0;
 
-  private bump(map: Map<string, number>, key: string): void {
-    map.set(key, (map.get(key) ?? 0) + 1);
+  private ikeEvent(conn: string, event: string): Series {
+    return series(this.ikeEvents, conn + SEP + event, () =>
+      renderLabels(F.ikeSaEvents.labels, [conn, event]),
+    );
   }
 
-  private entry(id: string, config: string): SaEntry {
+  private childEvent(conn: string, child: string, event: string): Series {
+    return series(this.childEvents, conn + SEP + child + SEP + event, () =>
+      renderLabels(F.childSaEvents.labels, [conn, child, event]),
+    );
+  }
+
+  private childTotals(conn: string, child: string): ChildTotals {
+    const key = conn + SEP + child;
+    let t = this.totals.get(key);
+    if (t === undefined) {
+      t = {
+        labels: renderLabels(['conn', 'child'], [conn, child]),
+        finished: ZERO(),
+        live: ZERO(),
+        liveIn: -1,
+        reported: ZERO(),
+      };
+      this.totals.set(key, t);
+    }
+    return t;
+  }
+
+  private entry(id: string, conn: string, child: string): SaEntry {
     let e = this.sas.get(id);
     if (e === undefined) {
-      e = { config, credited: ZERO(), last: ZERO(), retired: false, listedIn: -1, absentScrapes: 0 };
+      e = {
+        totals: this.childTotals(conn, child),
+        credited: ZERO(),
+        last: ZERO(),
+        retired: false,
+        listedIn: -1,
+        absentScrapes: 0,
+      };
       this.sas.set(id, e);
     }
     return e;
@@ -79,11 +143,7 @@ export class EventState {
 
   /** Move an SA's counters beyond what it was already credited with into its config's total. */
   private credit(e: SaEntry, c: Counters): void {
-    let fin = this.finished.get(e.config);
-    if (fin === undefined) {
-      fin = ZERO();
-      this.finished.set(e.config, fin);
-    }
+    const fin = e.totals.finished;
     for (let i = 0; i < 4; i++) {
       const d = (c[i] as number) - (e.credited[i] as number);
       if (d > 0) {
@@ -96,26 +156,27 @@ export class EventState {
 
   /** A CHILD SA is gone (down) or replaced (the old half of a rekey): credit its final counters. */
   private finish(conn: string, name: string, child: ViciSection): void {
-    this.credit(this.entry(saKey(child), conn + SEP + name), counters(child));
+    this.credit(this.entry(saKey(child), conn, name), counters(child));
   }
 
   /** Handle one event message. */
   onEvent(name: string, msg: ViciSection): void {
     this.received++;
     if (name === 'alert') {
-      this.bump(this.alerts, str(msg.type) ?? '');
+      const type = str(msg.type) ?? '';
+      series(this.alerts, type, () => renderLabels(F.alerts.labels, [type])).value++;
       return;
     }
     const ike = ikeOf(msg);
     if (ike === undefined) return;
     const [conn, sa] = ike;
     const updown = str(msg.up) === 'yes' ? 'up' : 'down';
-    if (name === 'ike-updown') this.bump(this.ikeEvents, conn + SEP + updown);
-    else if (name === 'ike-rekey') this.bump(this.ikeEvents, `${conn + SEP}rekey`);
+    if (name === 'ike-updown') this.ikeEvent(conn, updown).value++;
+    else if (name === 'ike-rekey') this.ikeEvent(conn, 'rekey').value++;
     else if (name === 'child-updown') {
       for (const [key, child] of subSections(sa['child-sas'])) {
         const child_ = childName(key, child);
-        this.bump(this.childEvents, conn + SEP + child_ + SEP + updown);
+        this.childEvent(conn, child_, updown).value++;
         if (updown === 'down') this.finish(conn, child_, child);
       }
     } else if (name === 'child-rekey') {
@@ -123,7 +184,7 @@ export class EventState {
       for (const [key, pair] of subSections(sa['child-sas'])) {
         const old = pair.old;
         const child_ = str((old as ViciSection | undefined)?.name) ?? key;
-        this.bump(this.childEvents, `${conn}${SEP}${child_}${SEP}rekey`);
+        this.childEvent(conn, child_, 'rekey').value++;
         if (old !== undefined && typeof old === 'object' && !Array.isArray(old) && !Buffer.isBuffer(old)) {
           this.finish(conn, child_, old);
         }
@@ -137,7 +198,7 @@ export class EventState {
 
   /** A CHILD SA as listed in this scrape. */
   onListed(conn: string, name: string, child: ViciSection): void {
-    const e = this.entry(saKey(child), conn + SEP + name);
+    const e = this.entry(saKey(child), conn, name);
     e.listedIn = this.scrapeNo;
     e.absentScrapes = 0;
     const c = counters(child);
@@ -145,16 +206,19 @@ export class EventState {
     else e.last = c;
   }
 
-  /** After a complete listing: credit SAs that vanished unseen, forget old ones, return the totals. */
-  endScrape(listed: boolean): Map<string, Counters> {
-    const live = new Map<string, Counters>();
+  /** After a complete listing: credit SAs that vanished unseen, forget old ones, update the totals. */
+  endScrape(listed: boolean): ReadonlyMap<string, ChildTotals> {
+    const now = this.scrapeNo;
     if (listed) {
       for (const [id, e] of this.sas) {
-        if (e.listedIn === this.scrapeNo) {
+        if (e.listedIn === now) {
           if (!e.retired) {
-            const sum = live.get(e.config) ?? ZERO();
-            for (let i = 0; i < 4; i++) sum[i] = (sum[i] as number) + (e.last[i] as number);
-            live.set(e.config, sum);
+            const t = e.totals;
+            if (t.liveIn !== now) {
+              t.live = ZERO();
+              t.liveIn = now;
+            }
+            for (let i = 0; i < 4; i++) t.live[i] = (t.live[i] as number) + (e.last[i] as number);
           }
           continue;
         }
@@ -162,34 +226,27 @@ export class EventState {
         if (++e.absentScrapes > FORGET_AFTER_SCRAPES) this.sas.delete(id);
       }
     }
-    const configs = new Set([...this.finished.keys(), ...live.keys(), ...this.reported.keys()]);
-    for (const config of configs) {
-      const total = ZERO();
-      const fin = this.finished.get(config);
-      const liv = listed ? live.get(config) : undefined;
-      const prev = this.reported.get(config);
+    for (const t of this.totals.values()) {
+      const live = listed && t.liveIn === now ? t.live : undefined;
       for (let i = 0; i < 4; i++) {
-        const v = (fin?.[i] ?? 0) + (liv?.[i] ?? 0);
+        const v = (t.finished[i] as number) + (live?.[i] ?? 0);
         // Never backwards: a total only stands still when what it saw last is gone from view.
-        total[i] = Math.max(v, prev?.[i] ?? 0);
+        if (v > (t.reported[i] as number)) t.reported[i] = v;
       }
-      this.reported.set(config, total);
     }
-    return this.reported;
+    return this.totals;
   }
 
-  /** Make sure a configured child config has series from the start. */
+  /** Make sure a configured connection, and a configured child of it, have series from the start. */
   known(conn: string, child?: string): void {
-    if (child === undefined) {
-      for (const e of ['up', 'down', 'rekey'])
-        if (!this.ikeEvents.has(conn + SEP + e)) this.ikeEvents.set(conn + SEP + e, 0);
-      return;
+    const key = child === undefined ? conn : conn + SEP + child;
+    if (this.known_.has(key)) return;
+    this.known_.add(key);
+    for (const e of EVENT_NAMES) {
+      if (child === undefined) this.ikeEvent(conn, e);
+      else this.childEvent(conn, child, e);
     }
-    for (const e of ['up', 'down', 'rekey']) {
-      const k = conn + SEP + child + SEP + e;
-      if (!this.childEvents.has(k)) this.childEvents.set(k, 0);
-    }
-    if (!this.reported.has(conn + SEP + child)) this.reported.set(conn + SEP + child, ZERO());
+    if (child !== undefined) this.childTotals(conn, child);
   }
 }
 
@@ -265,22 +322,15 @@ class EventsCollector implements Collector {
     }
     const totals = st.endScrape(listed);
     out.sample(F.eventsConnected, '', this.connected ? 1 : 0);
-    for (const [k, v] of st.ikeEvents) {
-      const [conn = '', event = ''] = k.split(SEP);
-      out.sample(F.ikeSaEvents, renderLabels(F.ikeSaEvents.labels, [conn, event]), v);
-    }
-    for (const [k, v] of st.childEvents) {
-      const [conn = '', child = '', event = ''] = k.split(SEP);
-      out.sample(F.childSaEvents, renderLabels(F.childSaEvents.labels, [conn, child, event]), v);
-    }
-    for (const [alert, v] of st.alerts) out.sample(F.alerts, renderLabels(F.alerts.labels, [alert]), v);
-    for (const [k, c] of totals) {
-      const [conn = '', child = ''] = k.split(SEP);
-      const l = renderLabels(['conn', 'child'], [conn, child]);
-      out.sample(F.connChildBytes, `${l},direction="in"`, c[0]);
-      out.sample(F.connChildBytes, `${l},direction="out"`, c[1]);
-      out.sample(F.connChildPackets, `${l},direction="in"`, c[2]);
-      out.sample(F.connChildPackets, `${l},direction="out"`, c[3]);
+    for (const s of st.ikeEvents.values()) out.sample(F.ikeSaEvents, s.labels, s.value);
+    for (const s of st.childEvents.values()) out.sample(F.childSaEvents, s.labels, s.value);
+    for (const s of st.alerts.values()) out.sample(F.alerts, s.labels, s.value);
+    for (const t of totals.values()) {
+      const c = t.reported;
+      out.sample(F.connChildBytes, `${t.labels},direction="in"`, c[0]);
+      out.sample(F.connChildBytes, `${t.labels},direction="out"`, c[1]);
+      out.sample(F.connChildPackets, `${t.labels},direction="in"`, c[2]);
+      out.sample(F.connChildPackets, `${t.labels},direction="out"`, c[3]);
     }
   }
 
