@@ -33,6 +33,36 @@ export interface DecodeOptions {
 
 const NO_KEYS: ReadonlySet<string> = new Set();
 
+/** Buffer's own UTF-8 slicer, without the argument checks of toString() (bounds are checked here). */
+const utf8 = (buf: Buffer, start: number, end: number): string =>
+  (buf as unknown as { utf8Slice(s: number, e: number): string }).utf8Slice(start, end);
+
+/**
+ * Key names repeat in every message (`bytes-in`, `state`, ...): decoding them once and handing out the
+ * same string saves an allocation and a native call per element. A small direct-mapped cache, checked
+ * byte by byte, so a collision only costs a miss. Section names (connection names, SA names) vary and
+ * are not cached.
+ */
+const KEY_SLOTS = 1024;
+const keyCache: ({ bytes: Buffer; text: string } | undefined)[] = new Array(KEY_SLOTS);
+
+function decodeKey(buf: Buffer, pos: number, len: number): string {
+  if (len === 0) return '';
+  if (len > 32) return utf8(buf, pos, pos + len);
+  let h = len;
+  for (let i = 0; i < len; i++) h = (Math.imul(h, 31) + (buf[pos + i] as number)) | 0;
+  const slot = h & (KEY_SLOTS - 1);
+  const e = keyCache[slot];
+  if (e !== undefined && e.bytes.length === len) {
+    let i = 0;
+    while (i < len && e.bytes[i] === buf[pos + i]) i++;
+    if (i === len) return e.text;
+  }
+  const text = utf8(buf, pos, pos + len);
+  keyCache[slot] = { bytes: Buffer.from(buf.subarray(pos, pos + len)), text };
+  return text;
+}
+
 /** Decode the message in buf[start, end). Empty input is the empty message. */
 export function decodeMessage(
   buf: Buffer,
@@ -51,11 +81,11 @@ export function decodeMessage(
   const fail = (what: string): never => {
     throw new ViciProtocolError(`malformed message: ${what} at offset ${pos - start}`);
   };
-  const readName = (): string => {
+  const readName = (isKey = false): string => {
     if (pos >= end) fail('truncated name length');
     const len = buf[pos++] as number;
     if (pos + len > end) fail('name runs past the end');
-    const name = len === 0 ? '' : buf.toString('utf8', pos, pos + len);
+    const name = isKey ? decodeKey(buf, pos, len) : len === 0 ? '' : utf8(buf, pos, pos + len);
     pos += len;
     return name;
   };
@@ -64,7 +94,7 @@ export function decodeMessage(
     const len = ((buf[pos] as number) << 8) | (buf[pos + 1] as number);
     pos += 2;
     if (pos + len > end) fail('value runs past the end');
-    const v = asText ? buf.toString('utf8', pos, pos + len) : Buffer.from(buf.subarray(pos, pos + len));
+    const v = asText ? utf8(buf, pos, pos + len) : Buffer.from(buf.subarray(pos, pos + len));
     pos += len;
     return v;
   };
@@ -90,12 +120,13 @@ export function decodeMessage(
         current = stack[stack.length - 1] as ViciSection;
         break;
       case KEY_VALUE: {
-        const name = readName();
+        const name = readName(true);
         current[name] = readValue(text && !binaryKeys.has(name));
         break;
       }
       case LIST_START: {
-        const name = readName();
+        const name = readName(true);
+
         list = [];
         current[name] = list;
         break;
