@@ -2,6 +2,7 @@
 // configured-but-down connection reads 0; a real Prometheus evaluates the seed README's Grafana
 // queries; stopping charon gives strongswan_up 0 with HTTP 200 and one log line, and it recovers.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseExposition, select, value } from '../helpers/exposition.js';
@@ -87,6 +88,26 @@ describe('exporter against the real lab', { timeout: 180_000 }, () => {
     const children = select(p, 'strongswan_child_sa_packets_total', { conn: 'site', direction: 'out' });
     assert.equal(children.length, 2);
     for (const c of children) assert.ok(c.value >= 3, 'traffic went through both child SAs');
+  });
+
+  it('promtool check metrics finds nothing in the strongswan_* families of the real output', async () => {
+    const all = await startExporter(['--vici.address', lab.vici('gw1'), '--collector.conncounters']);
+    try {
+      const text = await (await fetch(`${all.url}/metrics`)).text();
+      assert.match(text, /^strongswan_ike_messages_total\{/m, 'all collectors are in');
+      const out = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      const problems = `${out.stdout}${out.stderr}`
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.startsWith('strongswan_'))
+        // the seed contract keeps its camelCase labels
+        .filter(
+          (l) => !/^strongswan_sa_\w+ label names should be written in 'snake_case' not 'camelCase'$/.test(l),
+        );
+      assert.deepEqual(problems, []);
+    } finally {
+      await all.stop();
+    }
   });
 
   it('reads the never-up connection as 0 and the site connection as 1', async () => {
