@@ -50,7 +50,7 @@ function escapeHelp(h: string): string {
 }
 
 /** A string this long is turned into bytes, so that no scrape keeps millions of small strings alive. */
-const FLUSH_CHARS = 1 << 14;
+const FLUSH_CHARS = 1 << 13;
 
 /** The samples of one family: finished byte chunks, plus the text not yet turned into bytes. */
 class Body {
@@ -79,8 +79,7 @@ function header(f: Family, format: Format): Buffer {
   const key = `${format}\u0000${f.name}`;
   let h = HEADERS.get(key);
   if (h === undefined) {
-    const typeName =
-      format === 'openmetrics' && f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name;
+    const typeName = format === 'openmetrics' && f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name;
     h = Buffer.from(`# HELP ${typeName} ${escapeHelp(f.help)}\n# TYPE ${typeName} ${f.type}\n`);
     HEADERS.set(key, h);
   }
@@ -147,3 +146,4 @@ export class Exposition {
     return Buffer.concat(this.render(format)).toString('utf8');
   }
 }
+
