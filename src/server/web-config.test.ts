@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { selfSignedCert } from '../../test/helpers/tls.js';
 import { Gate } from './auth.js';
 import { parseWebConfig, tlsOptions, WebConfigError } from './web-config.js';
 
@@ -13,27 +13,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webcfg-'));
 const hash = bcrypt.hashSync('s3cret', 4).replace(/^\$2b\$/, '$2y$');
 
 before(() => {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      'key.pem',
-      '-out',
-      'cert.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-    ],
-    { cwd: dir, stdio: 'ignore' },
-  );
+  selfSignedCert(dir);
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

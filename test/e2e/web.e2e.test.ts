@@ -13,6 +13,7 @@ import bcrypt from 'bcryptjs';
 import { CLI } from '../helpers/cli.js';
 import { parseExposition, select, value } from '../helpers/exposition.js';
 import { Child, freePort, promQuery, startPrometheus, waitFor } from '../helpers/processes.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { Lab, ROOT } from './lab.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -67,30 +68,7 @@ describe('TLS, basic auth and multi-target on the real lab', { timeout: 240_000 
 
   before(async () => {
     lab.up();
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        'key.pem',
-        '-out',
-        'cert.pem',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { cwd: dir, stdio: 'ignore' },
-    );
-    ca = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+    ca = selfSignedCert(dir);
     writeWeb({ prom: promHash });
     fs.writeFileSync(
       path.join(dir, 'targets.yml'),
