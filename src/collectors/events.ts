@@ -277,7 +277,9 @@ class EventsCollector implements Collector {
           this.connected = true;
         } else {
           this.connected = false;
+          if (err === undefined) return; // closed by us (shutdown, target removed)
           this.log.warn(
+
             { address: this.client.where, err: err ? describe(err) : 'closed' },
             'events: subscription lost, reconnecting',
           );
