@@ -170,6 +170,7 @@ async function benchOne(n: number, dir: string): Promise<Row> {
     let gzipBytes = Number.NaN;
     let series = Number.NaN;
     let collectors = '?';
+    let phase = 'start';
     /** The daemon's list-sas records since the last call. */
     const listings = async () => {
       const st = await server.stats();
@@ -201,6 +202,7 @@ async function benchOne(n: number, dir: string): Promise<Row> {
       const url = exporter.url;
       const pid = exporter.pid;
       const gz = { 'Accept-Encoding': 'gzip' };
+      phase = 'warm-up';
       for (let i = 0; i < W; i++) {
         await runSwanctl(false);
         await runFloor(false);
@@ -209,6 +211,7 @@ async function benchOne(n: number, dir: string): Promise<Row> {
       }
       await listings();
       for (let i = 0; i < R; i++) {
+        phase = `round ${i + 1}`;
         await runSwanctl(true);
         await runFloor(true);
         let t = cpuMs(pid);
@@ -235,6 +238,7 @@ async function benchOne(n: number, dir: string): Promise<Row> {
       );
 
       for (let i = 0; i < R; i++) {
+        phase = `concurrent round ${i + 1}`;
         const t0 = performance.now();
         const all = await within(
           Promise.all(Array.from({ length: SETTINGS.concurrency }, () => scrape(url, {}, perOpMs, false))),
@@ -245,7 +249,17 @@ async function benchOne(n: number, dir: string): Promise<Row> {
         concurrent.push(performance.now() - t0);
       }
     } catch (err) {
-      errors.push(err instanceof Error ? err.message : String(err));
+      const said = exporter
+        ? fs
+            .readFileSync(exporter.logFile, 'utf8')
+            .split('\n')
+            .filter((l) => /level=(warn|error)/.test(l) && !/running as root/.test(l))
+            .slice(-3)
+            .join(' / ')
+        : '';
+      errors.push(
+        `${phase}: ${err instanceof Error ? err.message : String(err)}${said ? `; exporter log: ${said}` : ''}`,
+      );
       log(`N=${n}: ${errors.at(-1)}`);
     }
     if (exporter !== undefined) {
@@ -386,7 +400,7 @@ export function renderMarkdown(rows: Row[], started: Date, elapsedS: number): st
     '',
     '- *listing*: bytes of the list-sas reply on the wire (all list-sa events and the final response).',
     '- *swanctl --raw*: wall time of `swanctl --list-sas --raw --uri unix://... > /dev/null` (process start included).',
-    "- *VICI floor*: the same listing read by a client that only walks frame headers (no decoding): transfer plus the daemon's send.",
+    "- *VICI floor*: the same listing read by a client that only walks frame headers (no decoding): transfer plus the daemon's send (and its render when that second's listing is not cached yet).",
     '- *plain / gzip scrape*: wall time of `GET /metrics` without / with `Accept-Encoding: gzip`, request sent to last byte received.',
     '- *series*: sample lines of the plain response. *CPU*: user+system time of the exporter process during one scrape (10 ms ticks).',
     '- *idle RSS*: VmRSS 1 s after start, before any scrape. *peak RSS*: VmHWM after all scrapes of that N.',
