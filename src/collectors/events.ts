@@ -279,7 +279,6 @@ class EventsCollector implements Collector {
           this.connected = false;
           if (err === undefined) return; // closed by us (shutdown, target removed)
           this.log.warn(
-
             { address: this.client.where, err: err ? describe(err) : 'closed' },
             'events: subscription lost, reconnecting',
           );

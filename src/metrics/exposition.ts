@@ -79,7 +79,8 @@ function header(f: Family, format: Format): Buffer {
   const key = `${format}\u0000${f.name}`;
   let h = HEADERS.get(key);
   if (h === undefined) {
-    const typeName = format === 'openmetrics' && f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name;
+    const typeName =
+      format === 'openmetrics' && f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name;
     h = Buffer.from(`# HELP ${typeName} ${escapeHelp(f.help)}\n# TYPE ${typeName} ${f.type}\n`);
     HEADERS.set(key, h);
   }
@@ -146,4 +147,3 @@ export class Exposition {
     return Buffer.concat(this.render(format)).toString('utf8');
   }
 }
-
