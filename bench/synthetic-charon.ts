@@ -63,7 +63,16 @@ import {
  *   huge-header       a frame header announcing 2 GiB instead of the reply
  *   slow              reply after `delayMs` (default 2000)
  *   accept-drop       accept connections and close them at once
- * Planned (not implemented yet): unbalanced sections, a 64 KiB value.
+ *   unbalanced        a malformed message in a well-formed frame: other commands get their reply with a
+ *                     SECTION_START that is never closed; streamed commands get the middle event with a
+ *                     stray SECTION_END after its message (or, without events, the unclosed reply)
+ *   big-value         valid, at the limit: `version` answers a `release` of 65,535 bytes (the largest a u16
+ *                     length allows, BIG_VALUE), and an unfiltered list-sas lists the first IKE SA with
+ *                     that `remote-id`; everything else behaves
+ *   flap              a daemon that accepts and drops connections periodically: at once and then every
+ *                     `intervalMs` (default 3000) it closes every open connection, and for the next
+ *                     `downMs` (default half the interval) it accepts connections and closes them at once;
+ *                     it behaves in between
  */
 export type FaultMode =
   | 'none'
@@ -73,7 +82,10 @@ export type FaultMode =
   | 'garbage'
   | 'huge-header'
   | 'slow'
-  | 'accept-drop';
+  | 'accept-drop'
+  | 'unbalanced'
+  | 'big-value'
+  | 'flap';
 
 export const FAULT_MODES: readonly FaultMode[] = [
   'none',
@@ -84,7 +96,16 @@ export const FAULT_MODES: readonly FaultMode[] = [
   'huge-header',
   'slow',
   'accept-drop',
+  'unbalanced',
+  'big-value',
+  'flap',
 ];
+
+/** The value of the `big-value` fault: 65,535 printable ASCII bytes, with a quote and a backslash. */
+export const BIG_VALUE: string = (() => {
+  const unit = 'big-value "quoted" \\ 0123456789 abcdefghijklmnopqrstuvwxyz ';
+  return unit.repeat(Math.ceil(65_535 / unit.length)).slice(0, 65_535);
+})();
 
 export interface FaultSpec {
   mode: FaultMode;
@@ -92,6 +113,9 @@ export interface FaultSpec {
   commands?: readonly string[];
   /** For `slow`. */
   delayMs?: number;
+  /** For `flap`: the period (default 3000) and how long connections are dropped at once (default half). */
+  intervalMs?: number;
+  downMs?: number;
 }
 
 export interface SyntheticOptions {
@@ -309,9 +333,36 @@ function isPrintable(name: string): boolean {
 }
 
 function msg(describe: (s: Sink) => void): Buffer {
-  const w = new EvalWriter(0);
+  return msgAt(describe, 0);
+}
+
+/** Encode a message with its dynamic numbers (counters) as of second s. */
+function msgAt(describe: (s: Sink) => void, s: number): Buffer {
+  const w = new EvalWriter(s);
   describe(w);
   return w.result();
+}
+
+/** `unbalanced`: a section opened and never closed (appended to a reply's message). */
+const UNCLOSED_SECTION = Buffer.from([1, 8, ...Buffer.from('unclosed')]);
+/** `unbalanced`: a SECTION_END at root level (appended to a streamed event's message). */
+const STRAY_SECTION_END = Buffer.from([2]);
+
+/** A frame (header included) with bytes appended to its message, length fixed. */
+function appendToFrame(frame: Buffer, extra: Buffer): Buffer {
+  const out = Buffer.concat([frame, extra]);
+  out.writeUInt32BE(out.length - 4, 0);
+  return out;
+}
+
+/** A copy of a listing with frame k replaced. */
+function replaceFrame(l: Listing, k: number, frame: Buffer): Listing {
+  const from = k === 0 ? 0 : (l.ends[k - 1] as number);
+  const to = l.ends[k] as number;
+  const buf = Buffer.concat([l.buf.subarray(0, from), frame, l.buf.subarray(to)]);
+  const delta = frame.length - (to - from);
+  const ends = l.ends.map((e, i) => (i < k ? e : e + delta));
+  return { buf, ends, refs: 0, stale: true };
 }
 
 export async function startSyntheticCharon(opts: SyntheticOptions): Promise<SyntheticCharon> {
@@ -360,10 +411,24 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
   stats.prepareMs = performance.now() - t0prep;
 
   let fault: FaultSpec = { mode: 'none' };
+  let flapTimer: NodeJS.Timeout | null = null;
+  /** While Date.now() is below this, `flap` drops every connection it accepts. */
+  let downUntil = 0;
+  const flap = () => {
+    for (const c of conns) c.socket.destroy();
+    downUntil = Date.now() + (fault.downMs ?? (fault.intervalMs ?? 3000) / 2);
+  };
   const setFaults = (f: FaultMode | FaultSpec) => {
     fault = typeof f === 'string' ? { mode: f } : f;
+    if (flapTimer !== null) clearInterval(flapTimer);
+    flapTimer = null;
+    downUntil = 0;
+    if (fault.mode === 'flap') {
+      flap();
+      flapTimer = setInterval(flap, fault.intervalMs ?? 3000);
+      flapTimer.unref();
+    }
   };
-  if (opts.faults !== undefined) setFaults(opts.faults);
   const faultFor = (command: string): FaultMode =>
     fault.mode !== 'none' && (fault.commands === undefined || fault.commands.includes(command))
       ? fault.mode
@@ -408,7 +473,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
     });
   }
 
-  function listSas(req: ViciSection): { listing: Listing; cached: boolean; filtered: boolean } {
+  function listSas(req: ViciSection): { listing: Listing; cached: boolean; filtered: boolean; s: number } {
     const s = second();
     const ike = str(req.ike);
     const ikeId = Number(str(req['ike-id']) ?? 0) || 0;
@@ -416,7 +481,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
     const filtered = ike !== undefined || ikeId !== 0 || (noblock && (opts.busyEvery ?? 0) > 0);
     if (!filtered) {
       if (cache !== null && cache.s === s && cache.version === table.version) {
-        return { listing: cache.listing, cached: true, filtered };
+        return { listing: cache.listing, cached: true, filtered, s };
       }
       const listing = render(() => true, s);
       if (cache !== null) {
@@ -424,14 +489,14 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
         release(cache.listing);
       }
       cache = { s, version: table.version, listing };
-      return { listing, cached: false, filtered };
+      return { listing, cached: false, filtered, s };
     }
     const listing = render(
       (r) =>
         (ike === undefined || r.conn === ike) && (ikeId === 0 || r.uid === ikeId) && !(noblock && r.busy),
       s,
     );
-    return { listing, cached: false, filtered };
+    return { listing, cached: false, filtered, s };
   }
 
   // ---- small replies and other listings ----
@@ -582,12 +647,12 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
     });
   }
 
-  function version(): Buffer {
+  function version(release = os.release()): Buffer {
     return msg((sink) => {
       sink.kv('daemon', 'charon');
       sink.kv('version', '5.9.8');
       sink.kv('sysname', 'Linux');
-      sink.kv('release', os.release());
+      sink.kv('release', release);
       sink.kv('machine', os.machine());
     });
   }
@@ -646,6 +711,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
 
   // ---- events ----
   const conns = new Set<Conn>();
+  if (opts.faults !== undefined) setFaults(opts.faults);
 
   function broadcast(event: string, message: Buffer): void {
     let frame: Buffer | null = null;
@@ -666,6 +732,8 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
       const step = genStep++;
       const r = table.ikeSas[(step * 7919) % n] as IkeRec;
       const s = second();
+      // Events carry the counters as of now (the old CHILD SA's final bytes and packets).
+      const msg = (describe: (sink: Sink) => void) => msgAt(describe, s);
       const kind = step % 3;
       if (kind === 0 && r.children.length > 0) {
         const ci = step % r.children.length;
@@ -811,7 +879,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
       let body: Buffer | null;
       switch (name) {
         case 'version':
-          body = version();
+          body = f === 'big-value' ? version(BIG_VALUE) : version();
           break;
         case 'stats':
           body = stats_();
@@ -830,6 +898,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
       }
       if (f === 'close-mid-stream') return void conn.socket.destroy();
       if (body === null) return void conn.socket.write(serverFrame(PACKET_CMD_UNKNOWN, undefined));
+      if (f === 'unbalanced') body = Buffer.concat([body, UNCLOSED_SECTION]);
       if (f === 'oversize-drop') {
         stats.droppedOversize++;
         return;
@@ -842,12 +911,13 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
     let listing: Listing;
     let cached = false;
     let filtered = false;
+    let s = 0;
     const tb = performance.now();
     if (name === 'list-sas') {
       if ((opts.busyEvery ?? 0) > 0 && req.noblock === undefined) {
         await new Promise((r) => setTimeout(r, opts.busyWaitMs ?? 100));
       }
-      ({ listing, cached, filtered } = listSas(req));
+      ({ listing, cached, filtered, s } = listSas(req));
     } else if (name === 'list-conns' && req.ike === undefined && connsListing !== null) {
       // Connection configs never change: the full list-conns is encoded once.
       listing = connsListing;
@@ -873,6 +943,27 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
       }
       listing = { buf: Buffer.concat(frames, pos), ends, refs: 0, stale: true };
       if (name === 'list-conns' && !filtered) connsListing = listing;
+    }
+    let finalResponse = response();
+    if ((f === 'unbalanced' || f === 'big-value') && registrations > 0) {
+      // A patched copy: the cached listing stays as it is.
+      const original = listing;
+      const n = original.ends.length;
+      if (f === 'unbalanced' && n > 0) {
+        const k = Math.floor(n / 2);
+        const fr = original.buf.subarray(k === 0 ? 0 : original.ends[k - 1], original.ends[k]);
+        listing = replaceFrame(original, k, appendToFrame(fr, STRAY_SECTION_END));
+      } else if (f === 'unbalanced') {
+        finalResponse = response(UNCLOSED_SECTION);
+      } else if (name === 'list-sas' && !filtered && n > 0) {
+        const first = table.ikeSas[0] as IkeRec;
+        const body = msgAt((sink) => table.describeListSa(sink, { ...first, remoteId: BIG_VALUE }), s);
+        listing = replaceFrame(original, 0, serverFrame(PACKET_EVENT, event, body));
+      }
+      if (listing !== original && original !== cache?.listing) {
+        original.stale = true;
+        release(original);
+      }
     }
     const buildMs = cached ? 0 : performance.now() - tb;
     const { buf, ends } = listing;
@@ -923,7 +1014,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
       listing.stale = true;
       release(listing);
     }
-    conn.socket.write(response(), () => {
+    conn.socket.write(finalResponse, () => {
       record.sendMs = performance.now() - started;
       finish(record);
     });
@@ -937,7 +1028,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
 
   function accept(socket: net.Socket): void {
     stats.accepted++;
-    if (fault.mode === 'accept-drop') {
+    if (fault.mode === 'accept-drop' || (fault.mode === 'flap' && Date.now() < downUntil)) {
       socket.destroy();
       return;
     }
@@ -1005,6 +1096,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
     generateEvents,
     async close() {
       if (genTimer) clearInterval(genTimer);
+      if (flapTimer) clearInterval(flapTimer);
       for (const c of conns) c.socket.destroy();
       conns.clear();
       await new Promise<void>((r) => server.close(() => r()));
@@ -1026,6 +1118,8 @@ const USAGE = `usage: node dist/bench/synthetic-charon.js [options]
   --fault MODE         ${FAULT_MODES.join(', ')}
   --fault-commands L   comma-separated commands the fault applies to (default all)
   --fault-delay-ms MS  delay for --fault slow (default 2000)
+  --fault-interval-ms MS  period of --fault flap (default 3000)
+  --fault-down-ms MS   how long --fault flap drops connections each period (default half the period)
   --busy-every K       every K-th IKE SA is busy (skipped with noblock)
   --no-certs           do not make certificates (no openssl needed)
   --verbose            one line per listing on stderr
@@ -1046,6 +1140,8 @@ async function cli(argv: string[]): Promise<void> {
       fault: { type: 'string' },
       'fault-commands': { type: 'string' },
       'fault-delay-ms': { type: 'string' },
+      'fault-interval-ms': { type: 'string' },
+      'fault-down-ms': { type: 'string' },
       'busy-every': { type: 'string' },
       'no-certs': { type: 'boolean' },
       verbose: { type: 'boolean' },
@@ -1083,6 +1179,8 @@ async function cli(argv: string[]): Promise<void> {
       mode,
       commands: values['fault-commands']?.split(',').filter((s) => s !== ''),
       delayMs: int(values['fault-delay-ms'], 'fault-delay-ms'),
+      intervalMs: int(values['fault-interval-ms'], 'fault-interval-ms'),
+      downMs: int(values['fault-down-ms'], 'fault-down-ms'),
     },
     busyEvery: int(values['busy-every'], 'busy-every'),
     certs: values['no-certs'] !== true,
