@@ -10,6 +10,7 @@ import { CONTENT_TYPES, Exposition, type Format, renderLabels } from '../metrics
 import { F } from '../metrics/families.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { Gate } from './auth.js';
+import { gzipChunks } from './gzip.js';
 import { landingPage } from './landing.js';
 import { acceptsGzip, negotiateFormat } from './negotiate.js';
 import type { ScrapeOutcome, Target } from './target.js';
@@ -160,19 +161,6 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
 }
 
 const EOF = Buffer.from('# EOF\n');
-
-/** gzip (level 1: the exposition compresses about 10:1 already) a list of chunks, off the main thread. */
-function gzipChunks(chunks: Buffer[]): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const z = zlib.createGzip({ level: 1 });
-    const out: Buffer[] = [];
-    z.on('data', (d: Buffer) => out.push(d));
-    z.on('end', () => resolve(Buffer.concat(out)));
-    z.on('error', reject);
-    for (const c of chunks) z.write(c);
-    z.end();
-  });
-}
 
 /** Write a 200 response made of chunks, without copying them into one buffer. */
 function sendChunks(

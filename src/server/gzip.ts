@@ -1,0 +1,53 @@
+// gzip for big responses, on several of libuv's threads at once: the body is cut into pieces that are
+// compressed independently as raw deflate (every piece but the last ends with a sync flush, so their
+// concatenation is one valid deflate stream, as pigz does), then wrapped in one gzip member with the
+// CRC-32 and length of the whole. Clients see an ordinary single-member gzip body.
+
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+
+const deflateRaw = promisify(zlib.deflateRaw);
+/** Below this, one piece: splitting costs more than it saves. */
+const MIN_PIECE_BYTES = 4 << 20;
+/** libuv's default thread pool has 4 threads; more pieces than that only queue. */
+const MAX_PIECES = 4;
+const HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+
+/** Cut chunks into about `n` runs of similar byte size, without copying the chunks. */
+function split(chunks: Buffer[], total: number, n: number): Buffer[][] {
+  const out: Buffer[][] = [];
+  const target = Math.ceil(total / n);
+  let run: Buffer[] = [];
+  let size = 0;
+  for (const c of chunks) {
+    run.push(c);
+    size += c.length;
+    if (size >= target && out.length < n - 1) {
+      out.push(run);
+      run = [];
+      size = 0;
+    }
+  }
+  if (run.length > 0 || out.length === 0) out.push(run);
+  return out;
+}
+
+export async function gzipChunks(chunks: Buffer[], level = 1): Promise<Buffer> {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  const pieces = split(chunks, total, Math.max(1, Math.min(MAX_PIECES, Math.floor(total / MIN_PIECE_BYTES))));
+  const deflated = await Promise.all(
+    pieces.map((p, i) =>
+      deflateRaw(Buffer.concat(p), {
+        level,
+        finishFlush: i === pieces.length - 1 ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+      }),
+    ),
+  );
+  let crc = 0;
+  for (const c of chunks) crc = zlib.crc32(c, crc);
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  trailer.writeUInt32LE(total % 2 ** 32, 4);
+  return Buffer.concat([HEADER, ...deflated, trailer]);
+}
