@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeMessage, encodeMessage, type ViciInput, type ViciSection } from '../vici/index.js';
-import { EventState } from './events.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FakeCharon } from '../../test/fake-charon/server.js';
+import { select, value } from '../../test/helpers/exposition.js';
+import { quietLog, scrapeFake, VERSION_REPLY } from '../../test/helpers/scrape.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  type ViciClient,
+  type ViciInput,
+  type ViciSection,
+} from '../vici/index.js';
+import type { Collector } from './collector.js';
+import { EventState, events } from './events.js';
 
 const SEP = '\u0000';
 const sec = (m: ViciInput): ViciSection => decodeMessage(encodeMessage(m));
@@ -99,5 +110,55 @@ describe('EventState: traffic per child config', () => {
     assert.equal(st.childEvents.get(`site${SEP}net1${SEP}up`)?.value, 0);
     st.beginScrape();
     assert.deepEqual(st.endScrape(true).get(`site${SEP}net1`)?.reported, [0, 0, 0, 0]);
+  });
+});
+
+describe('events collector: the subscription', () => {
+  it('reconnects as soon as a scrape reaches the daemon, not after its backoff', async () => {
+    const fake = new FakeCharon();
+    await fake.listenUnix();
+    fake
+      .on('version', () => ({ response: VERSION_REPLY }))
+      .on('list-sas', () => ({ response: {} }))
+      .on('list-conns', () => ({ response: {} }));
+    const ev = events.attach?.({ address: fake.address, timeoutMs: 2000, log: quietLog }) as Collector & {
+      detach(): void;
+      client: ViciClient;
+    };
+    const registered = () =>
+      [...fake.conns].some(
+        (k) => k.registered.get('ike-updown') === 1 && k.registered.get('child-updown') === 1,
+      );
+    try {
+      for (let i = 0; !(ev.client.connected && registered()); i++) {
+        assert.ok(i < 300, 'subscribed at start');
+        await sleep(10);
+      }
+      // The daemon drops the subscription (a restart, say): the client waits out its backoff (>= 400 ms).
+      fake.dropConnections();
+      for (let i = 0; ev.client.connected; i++) {
+        assert.ok(i < 300, 'the drop is noticed');
+        await sleep(10);
+      }
+      const t0 = Date.now();
+      const { p } = await scrapeFake(fake, [ev]);
+      assert.ok(Date.now() - t0 < 400, 'the scrape did not wait for the backoff');
+      assert.equal(value(p, 'strongswan_exporter_events_connected'), 1, 'connected again in this scrape');
+      for (let i = 0; !registered(); i++) {
+        assert.ok(i < 100, 'registered again');
+        await sleep(10);
+      }
+      fake.broadcast('ike-updown', { up: 'yes', gw: { uniqueid: '7' } });
+      let counted = 0;
+      for (let i = 0; counted !== 1; i++) {
+        assert.ok(i < 100, 'the event is counted');
+        if (i > 0) await sleep(10);
+        const q = (await scrapeFake(fake, [ev])).p;
+        counted = select(q, 'strongswan_ike_sa_events_total', { conn: 'gw', event: 'up' })[0]?.value ?? 0;
+      }
+    } finally {
+      ev.detach();
+      await fake.close();
+    }
   });
 });

@@ -310,11 +310,16 @@ class EventsCollector implements Collector {
     st.beginScrape();
     let listed = false;
     if (ctx.up) {
+      // The daemon answered this scrape: a subscription waiting out its backoff reconnects now, so that
+      // the events of a daemon that just came back are not missed for up to the backoff's 30 s.
+      const reconnect = this.connected
+        ? undefined
+        : this.client.reconnectNow(ctx.timeLeft()).catch(() => undefined);
       const walk = ctx.sas((conn, ike) => {
         for (const [key, child] of subSections(ike['child-sas']))
           st.onListed(conn, childName(key, child), child);
       });
-      const [configured] = await Promise.all([ctx.conns().catch(() => []), walk]);
+      const [configured] = await Promise.all([ctx.conns().catch(() => []), walk, reconnect]);
       for (const [conn, c] of configured) {
         st.known(conn);
         for (const [child] of subSections(c.children)) st.known(conn, child);

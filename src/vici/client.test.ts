@@ -275,3 +275,55 @@ describe('ViciClient without a daemon', () => {
     }
   });
 });
+
+describe('ViciClient.reconnectNow', () => {
+  it('reconnects the subscriptions at once instead of waiting out the backoff', async () => {
+    const fake = new FakeCharon();
+    const address = await fake.listenUnix();
+    // A backoff far longer than the test: only reconnectNow can bring the subscription back in time.
+    const c = new ViciClient({ address, timeoutMs: 2000, backoffInitialMs: 60_000, backoffMaxMs: 60_000 });
+    const got: string[] = [];
+    try {
+      await c.subscribe(['ike-updown'], (_n, m) => got.push(str(m.n) as string));
+      fake.dropConnections();
+      await until(() => !c.connected);
+      await sleep(100);
+      assert.equal(c.connected, false, 'still waiting out the backoff');
+      const t0 = Date.now();
+      await c.reconnectNow();
+      assert.ok(c.connected);
+      assert.ok(Date.now() - t0 < 1000, `reconnected in ${Date.now() - t0} ms`);
+      await until(() => [...fake.conns].some((k) => k.registered.get('ike-updown') === 1));
+      fake.broadcast('ike-updown', { n: '1' });
+      await until(() => got.length === 1);
+      // Connected already, or nothing subscribed: nothing to do.
+      await c.reconnectNow();
+      assert.equal(fake.conns.size, 1, 'no second connection');
+    } finally {
+      c.close();
+      await fake.close();
+    }
+  });
+
+  it('backs off again from the start when the daemon is still away', async () => {
+    const fake = new FakeCharon();
+    const address = await fake.listenUnix();
+    const states: string[] = [];
+    const c = new ViciClient({
+      address,
+      timeoutMs: 500,
+      backoffInitialMs: 60_000,
+      onState: (s) => states.push(s),
+    });
+    try {
+      await c.subscribe(['ike-updown'], () => {});
+      await fake.close();
+      await until(() => !c.connected);
+      await assert.rejects(c.reconnectNow(), ViciConnectError);
+      assert.equal(c.connected, false);
+      assert.deepEqual(states, ['connected', 'disconnected']);
+    } finally {
+      c.close();
+    }
+  });
+});

@@ -146,6 +146,25 @@ export class ViciClient {
     for (const e of events) await conn.unregister(e, { timeoutMs: this.timeoutMs });
   }
 
+  /**
+   * Reconnect the subscriptions now instead of waiting out the backoff, for a caller that knows the
+   * daemon is back (a scrape just reached it): after a long outage the backoff is up to backoffMaxMs,
+   * and the events of a restarting daemon (its SAs coming up) would be missed meanwhile. Resolves when
+   * connected (registrations follow); on failure the backoff starts again from backoffInitialMs.
+   */
+  async reconnectNow(timeoutMs = this.timeoutMs): Promise<void> {
+    if (this.closed || this.connected || this.subscriptions.size === 0) return;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.backoffMs = this.opts.backoffInitialMs ?? 500;
+    try {
+      await this.connection(Date.now() + timeoutMs);
+    } catch (err) {
+      this.scheduleReconnect();
+      throw err;
+    }
+  }
+
   /** Close the connection and stop reconnecting. */
   close(): void {
     this.closed = true;
