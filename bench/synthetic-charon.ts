@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { COUNTER_KEYS } from '../src/collectors/counters.js';
 import {
   decodePacketMessage,
   FrameDecoder,
@@ -239,30 +240,6 @@ const PLUGINS = [
   'eap-mschapv2',
   'xauth-generic',
   'counters',
-];
-
-const COUNTER_NAMES = [
-  'ike-rekey-init',
-  'ike-rekey-resp',
-  'child-rekey',
-  'invalid',
-  'invalid-spi',
-  'ike-init-in-req',
-  'ike-init-in-resp',
-  'ike-init-out-req',
-  'ike-init-out-resp',
-  'ike-auth-in-req',
-  'ike-auth-in-resp',
-  'ike-auth-out-req',
-  'ike-auth-out-resp',
-  'create-child-in-req',
-  'create-child-in-resp',
-  'create-child-out-req',
-  'create-child-out-resp',
-  'info-in-req',
-  'info-in-resp',
-  'info-out-req',
-  'info-out-resp',
 ];
 
 const STREAMED: Readonly<Record<string, string>> = {
@@ -545,7 +522,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
   }
 
   function counterValues(sink: Sink, key: number): void {
-    COUNTER_NAMES.forEach((n, k) => {
+    COUNTER_KEYS.forEach((n, k) => {
       const scale = n.startsWith('info') ? 50 : n.startsWith('invalid') ? 2 : 5;
       sink.kv(n, String(hash(table.seed, key, 1000 + k) % scale));
     });

@@ -9,6 +9,31 @@ import { F, type Family } from '../metrics/families.js';
 import { isSection, str, type ViciEntry, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
 
+/** The 21 keys of a counter set, in the order charon sends them (counters plugin, `get-counters`). */
+export const COUNTER_KEYS = [
+  'ike-rekey-init',
+  'ike-rekey-resp',
+  'child-rekey',
+  'invalid',
+  'invalid-spi',
+  'ike-init-in-req',
+  'ike-init-in-resp',
+  'ike-init-out-req',
+  'ike-init-out-resp',
+  'ike-auth-in-req',
+  'ike-auth-in-resp',
+  'ike-auth-out-req',
+  'ike-auth-out-resp',
+  'create-child-in-req',
+  'create-child-in-resp',
+  'create-child-out-req',
+  'create-child-out-resp',
+  'info-in-req',
+  'info-in-resp',
+  'info-out-req',
+  'info-out-resp',
+] as const;
+
 export const EXCHANGES = ['ike-init', 'ike-auth', 'create-child', 'info'] as const;
 const DIRECTIONS = ['in', 'out'] as const;
 const KINDS = [

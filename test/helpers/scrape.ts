@@ -43,30 +43,9 @@ export const VERSION_REPLY = {
   machine: 'x86_64',
 };
 
-/** The 21 keys of a counter set in the order charon sends them. */
-export const COUNTER_KEYS = [
-  'ike-rekey-init',
-  'ike-rekey-resp',
-  'child-rekey',
-  'invalid',
-  'invalid-spi',
-  'ike-init-in-req',
-  'ike-init-in-resp',
-  'ike-init-out-req',
-  'ike-init-out-resp',
-  'ike-auth-in-req',
-  'ike-auth-in-resp',
-  'ike-auth-out-req',
-  'ike-auth-out-resp',
-  'create-child-in-req',
-  'create-child-in-resp',
-  'create-child-out-req',
-  'create-child-out-resp',
-  'info-in-req',
-  'info-in-resp',
-  'info-out-req',
-  'info-out-resp',
-] as const;
+import { COUNTER_KEYS } from '../../src/collectors/counters.js';
+
+export { COUNTER_KEYS };
 
 /** A counter set whose values are base + position, so every mapping is checked. */
 export function counterSet(base: number): Record<string, string> {
