@@ -3,8 +3,6 @@
 // headers and admission (basic auth, client certificates, rate limit). It never sends a stack trace.
 
 import type http from 'node:http';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import type { Logger } from '../log.js';
 import { CONTENT_TYPES, Exposition, type Format, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
@@ -15,7 +13,6 @@ import { landingPage } from './landing.js';
 import { acceptsGzip, negotiateFormat } from './negotiate.js';
 import type { ScrapeOutcome, Target } from './target.js';
 
-const gzip = promisify(zlib.gzip);
 const TEXT = 'text/plain; charset=utf-8';
 
 /** What a reload of the web config replaces. */
@@ -189,29 +186,17 @@ function sendChunks(
   res.end();
 }
 
+/** A small answer (errors, health, the landing page): never compressed. */
 function send(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   status: number,
   contentType: string,
   body: string,
-  compress = false,
 ): void {
   res.statusCode = status;
   res.setHeader('Content-Type', contentType);
-  if (!compress) {
-    const buf = Buffer.from(body);
-    res.setHeader('Content-Length', buf.length);
-    res.end(req.method === 'HEAD' ? undefined : buf);
-    return;
-  }
-  gzip(body, { level: 1 }).then(
-    (z) => {
-      res.setHeader('Content-Encoding', 'gzip');
-      res.setHeader('Vary', 'Accept-Encoding');
-      res.setHeader('Content-Length', z.length);
-      res.end(req.method === 'HEAD' ? undefined : z);
-    },
-    () => res.destroy(),
-  );
+  const buf = Buffer.from(body);
+  res.setHeader('Content-Length', buf.length);
+  res.end(req.method === 'HEAD' ? undefined : buf);
 }
