@@ -18,11 +18,3 @@ export function parseDuration(text: string): number {
   }
   return Math.round(total);
 }
-
-export function formatDuration(ms: number): string {
-  if (ms % 1000 !== 0) return `${ms}ms`;
-  const s = ms / 1000;
-  if (s % 3600 === 0) return `${s / 3600}h`;
-  if (s % 60 === 0) return `${s / 60}m`;
-  return `${s}s`;
-}

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { Collector } from '../collectors/collector.js';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
 import { DEFAULT_VICI_ADDRESS, parseAddress } from '../vici/index.js';
-import { formatDuration, parseDuration } from './duration.js';
+import { parseDuration } from './duration.js';
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -207,5 +207,3 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
     version: v.version === true,
   };
 }
-
-export { formatDuration };

@@ -26,7 +26,3 @@ export const COLLECTORS: readonly Collector[] = [
   policies,
   events,
 ];
-
-export function collectorByName(name: string): Collector | undefined {
-  return COLLECTORS.find((c) => c.name === name);
-}

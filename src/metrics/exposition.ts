@@ -123,10 +123,6 @@ export class Exposition {
     this.samples += other.samples;
   }
 
-  has(f: Family): boolean {
-    return this.bodies.has(f);
-  }
-
   /**
    * Every family that has samples, in definition order, with HELP and TYPE once each, as byte chunks
    * to be written one after the other (no copy of the whole exposition is ever made).
