@@ -3,10 +3,8 @@
 // concatenation is one valid deflate stream, as pigz does), then wrapped in one gzip member with the
 // CRC-32 and length of the whole. Clients see an ordinary single-member gzip body.
 
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 
-const deflateRaw = promisify(zlib.deflateRaw);
 /** Below this, one piece: splitting costs more than it saves. */
 const MIN_PIECE_BYTES = 4 << 20;
 /** libuv's default thread pool has 4 threads; more pieces than that only queue. */
@@ -32,18 +30,27 @@ function split(chunks: Buffer[], total: number, n: number): Buffer[][] {
   return out;
 }
 
+/** Raw deflate of a run of chunks, streamed (no copy of the run); all but the last end with a sync flush. */
+function deflatePiece(chunks: Buffer[], last: boolean, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const z = zlib.createDeflateRaw({
+      level,
+      finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+    });
+    const out: Buffer[] = [];
+    z.on('data', (d: Buffer) => out.push(d));
+    z.on('end', () => resolve(Buffer.concat(out)));
+    z.on('error', reject);
+    for (const c of chunks) z.write(c);
+    z.end();
+  });
+}
+
 export async function gzipChunks(chunks: Buffer[], level = 1): Promise<Buffer> {
   let total = 0;
   for (const c of chunks) total += c.length;
   const pieces = split(chunks, total, Math.max(1, Math.min(MAX_PIECES, Math.floor(total / MIN_PIECE_BYTES))));
-  const deflated = await Promise.all(
-    pieces.map((p, i) =>
-      deflateRaw(Buffer.concat(p), {
-        level,
-        finishFlush: i === pieces.length - 1 ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
-      }),
-    ),
-  );
+  const deflated = await Promise.all(pieces.map((p, i) => deflatePiece(p, i === pieces.length - 1, level)));
   let crc = 0;
   for (const c of chunks) crc = zlib.crc32(c, crc);
   const trailer = Buffer.alloc(8);
