@@ -5,6 +5,14 @@ import zlib from 'node:zlib';
 import { gzipChunks } from './gzip.js';
 
 describe('parallel gzip', () => {
+  it('keeps the CRC across empty chunks', async () => {
+    const chunks = Array.from({ length: 97 }, (_, i) => Buffer.from(`line ${i} ${'x'.repeat(i)}\n`));
+    for (let i = 0; i < 97; i += 10) chunks.splice(i, 0, Buffer.alloc(0));
+    chunks.push(Buffer.alloc(0));
+    const gz = await gzipChunks(chunks);
+    assert.deepEqual(zlib.gunzipSync(gz), Buffer.concat(chunks));
+  });
+
   for (const [what, size] of [
     ['empty', 0],
     ['small', 1000],
