@@ -24,6 +24,7 @@ import {
   type ViciInput,
   type ViciSection,
 } from '../../src/vici/index.js';
+import { canon } from '../helpers/canon.js';
 
 const runs = Number(process.env.FUZZ_RUNS ?? 300);
 const seed = Number(process.env.FUZZ_SEED ?? 20261128);
@@ -226,19 +227,6 @@ function onConnection(sock: net.Socket): void {
       serve(sock, r, p.type, p.name ?? '');
     }
   });
-}
-
-/** Canonical form of a decoded tree (Buffers as hex, empty arrays as lists). */
-function canon(x: unknown): unknown {
-  if (Buffer.isBuffer(x)) return `b:${x.toString('hex')}`;
-  if (Array.isArray(x)) return x.map(canon);
-  if (typeof x === 'object' && x !== null) {
-    const o: Record<string, unknown> = {};
-    for (const k of Object.keys(x))
-      Object.defineProperty(o, k, { value: canon((x as Record<string, unknown>)[k]), enumerable: true });
-    return o;
-  }
-  return x;
 }
 
 describe('client properties', () => {

@@ -14,6 +14,7 @@ import {
   type ViciInput,
   ViciProtocolError,
 } from '../../src/vici/index.js';
+import { canon } from '../helpers/canon.js';
 
 const runs = Number(process.env.FUZZ_RUNS ?? 300);
 const seed = Number(process.env.FUZZ_SEED ?? 20261128);
@@ -28,19 +29,6 @@ const tree: fc.Arbitrary<ViciInput> = fc.letrec<{ section: ViciInput }>((tie) =>
     { maxKeys: 6 },
   ),
 })).section;
-
-/** The tree as the decoder would return it (Buffers as hex, empty arrays are lists). */
-function canon(x: unknown): unknown {
-  if (Buffer.isBuffer(x)) return `b:${x.toString('hex')}`;
-  if (Array.isArray(x)) return x.map(canon);
-  if (typeof x === 'object' && x !== null) {
-    const o: Record<string, unknown> = {};
-    for (const k of Object.keys(x))
-      Object.defineProperty(o, k, { value: canon((x as Record<string, unknown>)[k]), enumerable: true });
-    return o;
-  }
-  return x;
-}
 
 function onlyTypedErrors(f: () => unknown): void {
   try {
