@@ -159,10 +159,8 @@ export async function runScrape(
   const out = new Exposition();
 
   try {
-    versionReply = await client.command('version', undefined, {
-      timeoutMs: ctx.timeLeft(),
-      decode: { text: true },
-    });
+    // The first call of the scrape gets the whole budget, so its timeout message names the configured one.
+    versionReply = await client.command('version', undefined, { timeoutMs, decode: { text: true } });
   } catch (err) {
     up = false;
     log.warn({ err: describe(err), address: client.where }, 'scrape: daemon unreachable');
