@@ -11,7 +11,7 @@
 // passed beyond that. An SA that vanishes without an event (missed while disconnected, daemon restart)
 // is credited with what the last scrape saw. Values are float64: exact up to 2^53 bytes.
 
-import { renderLabels } from '../metrics/exposition.js';
+import { labelBytes, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, subSections, ViciClient, type ViciSection, ViciUnknownEventError } from '../vici/index.js';
 import { type Collector, describe, type Logger, type TargetEnv } from './collector.js';
@@ -24,10 +24,14 @@ type Counters = [number, number, number, number];
 const ZERO = (): Counters => [0, 0, 0, 0];
 const SEP = '\u0000';
 const EVENT_NAMES = ['up', 'down', 'rekey'] as const;
+const IN = labelBytes(',direction="in"');
+const OUT = labelBytes(',direction="out"');
 
 /** One counter series: its labels are rendered once, when it first appears. */
 export interface Series {
   readonly labels: string;
+  /** The same as bytes, written into every scrape. */
+  readonly bytes: Buffer;
   value: number;
 }
 
@@ -35,6 +39,7 @@ export interface Series {
 export interface ChildTotals {
   /** `conn="...",child="..."` */
   readonly labels: string;
+  readonly bytes: Buffer;
   /** Credited by finished or vanished CHILD SAs. */
   readonly finished: Counters;
   /** Sum of the live CHILD SAs of the current scrape, and the scrape it belongs to. */
@@ -76,7 +81,8 @@ function ikeOf(msg: ViciSection): [string, ViciSection] | undefined {
 function series(map: Map<string, Series>, key: string, labels: () => string): Series {
   let s = map.get(key);
   if (s === undefined) {
-    s = { labels: labels(), value: 0 };
+    const l = labels();
+    s = { labels: l, bytes: labelBytes(l), value: 0 };
     map.set(key, s);
   }
   return s;
@@ -113,8 +119,10 @@ export class EventState {
     const key = conn + SEP + child;
     let t = this.totals.get(key);
     if (t === undefined) {
+      const labels = renderLabels(['conn', 'child'], [conn, child]);
       t = {
-        labels: renderLabels(['conn', 'child'], [conn, child]),
+        labels,
+        bytes: labelBytes(labels),
         finished: ZERO(),
         live: ZERO(),
         liveIn: -1,
@@ -328,15 +336,15 @@ class EventsCollector implements Collector {
     }
     const totals = st.endScrape(listed);
     out.sample(F.eventsConnected, '', this.connected ? 1 : 0);
-    for (const s of st.ikeEvents.values()) out.sample(F.ikeSaEvents, s.labels, s.value);
-    for (const s of st.childEvents.values()) out.sample(F.childSaEvents, s.labels, s.value);
-    for (const s of st.alerts.values()) out.sample(F.alerts, s.labels, s.value);
+    for (const s of st.ikeEvents.values()) out.put(F.ikeSaEvents, s.bytes, null, s.value);
+    for (const s of st.childEvents.values()) out.put(F.childSaEvents, s.bytes, null, s.value);
+    for (const s of st.alerts.values()) out.put(F.alerts, s.bytes, null, s.value);
     for (const t of totals.values()) {
       const c = t.reported;
-      out.sample(F.connChildBytes, `${t.labels},direction="in"`, c[0]);
-      out.sample(F.connChildBytes, `${t.labels},direction="out"`, c[1]);
-      out.sample(F.connChildPackets, `${t.labels},direction="in"`, c[2]);
-      out.sample(F.connChildPackets, `${t.labels},direction="out"`, c[3]);
+      out.put(F.connChildBytes, t.bytes, IN, c[0]);
+      out.put(F.connChildBytes, t.bytes, OUT, c[1]);
+      out.put(F.connChildPackets, t.bytes, IN, c[2]);
+      out.put(F.connChildPackets, t.bytes, OUT, c[3]);
     }
   }
 

@@ -1,25 +1,28 @@
 // Collector `sas`: the standard per-SA families from list-sas. One series set per IKE SA (labels conn,
 // ike_id) and per CHILD SA (labels conn, ike_id, child, child_id); relative times become timestamps.
 
-import { type Exposition, escapeLabelValue, isDecimal, renderLabels } from '../metrics/exposition.js';
+import { type Exposition, escapeLabelValue, labelBytes, renderLabels } from '../metrics/exposition.js';
 import { F, type Family } from '../metrics/families.js';
 import { num, str, strList, subSections, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
 
 const IKE_INFO = F.ikeSaInfo.labels.slice(2);
 const CHILD_INFO = F.childSaInfo.labels.slice(4);
+const IN = labelBytes(',direction="in"');
+const OUT = labelBytes(',direction="out"');
 
 /** Write `now + sign * field` when the field is present. */
 function timestamp(
   out: Exposition,
   f: Family,
-  labels: string,
+  labels: Uint8Array,
+  suffix: Uint8Array | null,
   now: number,
   field: string | undefined,
   sign: 1 | -1,
 ) {
   const v = num(field);
-  if (v !== undefined) out.sample(f, labels, now + sign * v);
+  if (v !== undefined) out.put(f, labels, suffix, now + sign * v);
 }
 
 /** A CHILD SA's config name: the `name` key (5.5.2+), else the section name (older daemons). */
@@ -37,6 +40,7 @@ export function writeIkeSa(
   const s = (k: string) => str(ike[k]);
   const ikeId = s('uniqueid') ?? '';
   const labels = renderLabels(['conn', 'ike_id'], [conn, ikeId]);
+  const lb = labelBytes(labels);
   const info = renderLabels(IKE_INFO, [
     s('version') ?? '',
     s('local-host') ?? '',
@@ -53,11 +57,11 @@ export function writeIkeSa(
   ]);
   out.sample(F.ikeSaInfo, `${labels},${info}`, 1);
   out.sample(F.ikeSaState, `${labels},state="${escapeLabelValue(s('state') ?? '')}"`, 1);
-  timestamp(out, F.ikeSaEstablished, labels, now, s('established'), -1);
-  timestamp(out, F.ikeSaRekey, labels, now, s('rekey-time'), 1);
-  timestamp(out, F.ikeSaReauth, labels, now, s('reauth-time'), 1);
+  timestamp(out, F.ikeSaEstablished, lb, null, now, s('established'), -1);
+  timestamp(out, F.ikeSaRekey, lb, null, now, s('rekey-time'), 1);
+  timestamp(out, F.ikeSaReauth, lb, null, now, s('reauth-time'), 1);
   const children = subSections(ike['child-sas']);
-  out.sample(F.ikeSaChildSas, labels, children.length);
+  out.put(F.ikeSaChildSas, lb, null, children.length);
   for (const [key, child] of children) writeChildSa(out, now, labels, key, child);
 }
 
@@ -87,21 +91,20 @@ function writeChildSa(
   ]);
   out.sample(F.childSaInfo, `${labels},${info}`, 1);
   out.sample(F.childSaState, `${labels},state="${escapeLabelValue(s('state') ?? '')}"`, 1);
-  const inL = `${labels},direction="in"`;
-  const outL = `${labels},direction="out"`;
-  const bytesIn = s('bytes-in');
-  const bytesOut = s('bytes-out');
-  const packetsIn = s('packets-in');
-  const packetsOut = s('packets-out');
-  if (isDecimal(bytesIn)) out.sample(F.childSaBytes, inL, bytesIn);
-  if (isDecimal(bytesOut)) out.sample(F.childSaBytes, outL, bytesOut);
-  if (isDecimal(packetsIn)) out.sample(F.childSaPackets, inL, packetsIn);
-  if (isDecimal(packetsOut)) out.sample(F.childSaPackets, outL, packetsOut);
-  timestamp(out, F.childSaLastPacket, inL, now, s('use-in'), -1);
-  timestamp(out, F.childSaLastPacket, outL, now, s('use-out'), -1);
-  timestamp(out, F.childSaInstalled, labels, now, s('install-time'), -1);
-  timestamp(out, F.childSaRekey, labels, now, s('rekey-time'), 1);
-  timestamp(out, F.childSaExpire, labels, now, s('life-time'), 1);
+  const lb = labelBytes(labels);
+  const counter = (f: Family, suffix: Uint8Array, k: string) => {
+    const v = s(k);
+    if (v !== undefined) out.put(f, lb, suffix, v);
+  };
+  counter(F.childSaBytes, IN, 'bytes-in');
+  counter(F.childSaBytes, OUT, 'bytes-out');
+  counter(F.childSaPackets, IN, 'packets-in');
+  counter(F.childSaPackets, OUT, 'packets-out');
+  timestamp(out, F.childSaLastPacket, lb, IN, now, s('use-in'), -1);
+  timestamp(out, F.childSaLastPacket, lb, OUT, now, s('use-out'), -1);
+  timestamp(out, F.childSaInstalled, lb, null, now, s('install-time'), -1);
+  timestamp(out, F.childSaRekey, lb, null, now, s('rekey-time'), 1);
+  timestamp(out, F.childSaExpire, lb, null, now, s('life-time'), 1);
 }
 
 export const sas: Collector = {

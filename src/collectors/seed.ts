@@ -3,78 +3,81 @@
 // strongswan_sa_state is 1 for an INSTALLED CHILD SA. Values that the daemon does not report (no rekey
 // scheduled, say) are left out instead of being written as 0.
 
-import { type Exposition, isDecimal, renderLabels } from '../metrics/exposition.js';
+import { type Exposition, labelBytes, renderLabels } from '../metrics/exposition.js';
 import { F, type Family } from '../metrics/families.js';
 import { num, str, strList, subSections, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
 import { childName } from './sas.js';
 
-function rel(out: Exposition, f: Family, labels: string, field: string | undefined): void {
+function rel(out: Exposition, f: Family, labels: Uint8Array, field: string | undefined): void {
   const v = num(field);
-  if (v !== undefined) out.sample(f, labels, v);
+  if (v !== undefined) out.put(f, labels, null, v);
 }
 
 const flag01 = (v: string | undefined) => (v === 'yes' ? 1 : 0);
 
+/** `,algorithm="...",dh_group="..."` as bytes; the few combinations a daemon uses are made once. */
+const ALG_SUFFIXES = new Map<string, Buffer>();
+function algSuffix(alg: string, dh: string): Buffer {
+  const key = `${alg}\u0000${dh}`;
+  let b = ALG_SUFFIXES.get(key);
+  if (b === undefined) {
+    b = labelBytes(`,${renderLabels(['algorithm', 'dh_group'], [alg, dh])}`);
+    if (ALG_SUFFIXES.size < 1024) ALG_SUFFIXES.set(key, b);
+  }
+  return b;
+}
+
 function writeIke(out: Exposition, conn: string, ike: ViciSection): void {
   const s = (k: string) => str(ike[k]);
   const id = s('uniqueid') ?? '';
-  const l = renderLabels(['name', 'uniqueid'], [conn, id]);
+  const l = labelBytes(renderLabels(['name', 'uniqueid'], [conn, id]));
   const dh = s('dh-group') ?? '';
   rel(out, F.seedIkeVersion, l, s('version'));
-  out.sample(F.seedIkeState, l, s('state') === 'ESTABLISHED' ? 1 : 0);
-  out.sample(F.seedIkeInitiator, l, flag01(s('initiator')));
-  out.sample(F.seedIkeNatRemote, l, flag01(s('nat-remote')));
-  out.sample(F.seedIkeNatFake, l, flag01(s('nat-fake')));
-  if (s('encr-alg') !== undefined) {
-    out.sample(
-      F.seedIkeEncKeysize,
-      `${l},${renderLabels(['algorithm', 'dh_group'], [s('encr-alg') ?? '', dh])}`,
-      num(s('encr-keysize')) ?? 0,
-    );
+  out.put(F.seedIkeState, l, null, s('state') === 'ESTABLISHED' ? 1 : 0);
+  out.put(F.seedIkeInitiator, l, null, flag01(s('initiator')));
+  out.put(F.seedIkeNatRemote, l, null, flag01(s('nat-remote')));
+  out.put(F.seedIkeNatFake, l, null, flag01(s('nat-fake')));
+  const encr = s('encr-alg');
+  if (encr !== undefined) {
+    out.put(F.seedIkeEncKeysize, l, algSuffix(encr, dh), num(s('encr-keysize')) ?? 0);
   }
-  if (s('integ-alg') !== undefined) {
-    out.sample(
-      F.seedIkeIntegKeysize,
-      `${l},${renderLabels(['algorithm', 'dh_group'], [s('integ-alg') ?? '', dh])}`,
-      num(s('integ-keysize')) ?? 0,
-    );
+  const integ = s('integ-alg');
+  if (integ !== undefined) {
+    out.put(F.seedIkeIntegKeysize, l, algSuffix(integ, dh), num(s('integ-keysize')) ?? 0);
   }
   rel(out, F.seedIkeEstablished, l, s('established'));
   rel(out, F.seedIkeRekey, l, s('rekey-time'));
   rel(out, F.seedIkeReauth, l, s('reauth-time'));
   const children = subSections(ike['child-sas']);
-  out.sample(F.seedIkeChildren, l, children.length);
+  out.put(F.seedIkeChildren, l, null, children.length);
   for (const [key, child] of children) writeChild(out, conn, id, key, child);
 }
 
 function writeChild(out: Exposition, conn: string, ikeId: string, key: string, child: ViciSection): void {
   const s = (k: string) => str(child[k]);
-  const l = renderLabels(
+  const ls = renderLabels(
     ['ike_name', 'ike_id', 'child_name', 'child_id'],
     [conn, ikeId, childName(key, child), s('uniqueid') ?? ''],
   );
-  const ts = `${l},${renderLabels(['localTS', 'remoteTS'], [strList(child['local-ts']).join(';'), strList(child['remote-ts']).join(';')])}`;
+  const l = labelBytes(ls);
+  const ts = labelBytes(
+    `${ls},${renderLabels(['localTS', 'remoteTS'], [strList(child['local-ts']).join(';'), strList(child['remote-ts']).join(';')])}`,
+  );
   const dh = s('dh-group') ?? '';
-  out.sample(F.seedSaState, ts, s('state') === 'INSTALLED' ? 1 : 0);
-  out.sample(F.seedSaEncap, l, flag01(s('encap')));
-  if (s('encr-alg') !== undefined) {
-    out.sample(
-      F.seedSaEncKeysize,
-      `${l},${renderLabels(['algorithm', 'dh_group'], [s('encr-alg') ?? '', dh])}`,
-      num(s('encr-keysize')) ?? 0,
-    );
+  out.put(F.seedSaState, ts, null, s('state') === 'INSTALLED' ? 1 : 0);
+  out.put(F.seedSaEncap, l, null, flag01(s('encap')));
+  const encr = s('encr-alg');
+  if (encr !== undefined) {
+    out.put(F.seedSaEncKeysize, l, algSuffix(encr, dh), num(s('encr-keysize')) ?? 0);
   }
-  if (s('integ-alg') !== undefined) {
-    out.sample(
-      F.seedSaIntegKeysize,
-      `${l},${renderLabels(['algorithm', 'dh_group'], [s('integ-alg') ?? '', dh])}`,
-      num(s('integ-keysize')) ?? 0,
-    );
+  const integ = s('integ-alg');
+  if (integ !== undefined) {
+    out.put(F.seedSaIntegKeysize, l, algSuffix(integ, dh), num(s('integ-keysize')) ?? 0);
   }
   const counter = (f: Family, k: string) => {
     const v = s(k);
-    if (isDecimal(v)) out.sample(f, ts, v);
+    if (v !== undefined) out.put(f, ts, null, v);
   };
   counter(F.seedSaBytesIn, 'bytes-in');
   counter(F.seedSaPacketsIn, 'packets-in');

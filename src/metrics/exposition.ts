@@ -49,27 +49,108 @@ function escapeHelp(h: string): string {
   return h.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
-/** A string this long is turned into bytes, so that no scrape keeps millions of small strings alive. */
-const FLUSH_CHARS = 1 << 13;
+/** Sizes of the byte chunks a family's samples are written into: small first, then up to 64 KiB. */
+const FIRST_CHUNK = 1 << 10;
+const MAX_CHUNK = 1 << 16;
+const EMPTY = Buffer.alloc(0);
 
-/** The samples of one family: finished byte chunks, plus the text not yet turned into bytes. */
+/**
+ * The samples of one family, as bytes: finished chunks plus the one being written. Lines are written
+ * straight into the chunk (label bytes copied, numbers written digit by digit), so that a scrape of
+ * a million series makes no string per line and keeps no small strings alive.
+ */
 class Body {
   readonly chunks: Buffer[] = [];
-  pending = '';
-  bytes = 0;
+  buf: Buffer = EMPTY;
+  off = 0;
+  private next = FIRST_CHUNK;
 
-  add(line: string): void {
-    this.pending += line;
-    if (this.pending.length >= FLUSH_CHARS) this.flush();
+  /** Make room for `n` more bytes in the current chunk. */
+  room(n: number): void {
+    if (this.off + n <= this.buf.length) return;
+    this.seal();
+    const size = Math.max(n, this.next);
+    if (this.next < MAX_CHUNK) this.next *= 4;
+    this.buf = Buffer.allocUnsafe(size);
   }
 
-  flush(): void {
-    if (this.pending === '') return;
-    const b = Buffer.from(this.pending, 'utf8');
-    this.chunks.push(b);
-    this.bytes += b.length;
-    this.pending = '';
+  /** Finish what was written so far as a chunk; the rest of the buffer stays for what follows. */
+  seal(): void {
+    if (this.off === 0) return;
+    this.chunks.push(this.buf.subarray(0, this.off));
+    this.buf = this.buf.subarray(this.off);
+    this.off = 0;
   }
+
+  /** Write a string (any UTF-8). */
+  text(s: string): void {
+    this.room(s.length * 3);
+    this.off += this.buf.write(s, this.off, 'utf8');
+  }
+
+  /** Write bytes. */
+  bytes(b: Uint8Array): void {
+    this.buf.set(b, this.off);
+    this.off += b.length;
+  }
+}
+
+/** `name{` of a family, as bytes. */
+const OPEN = new Map<Family, Buffer>();
+function open(f: Family): Buffer {
+  let b = OPEN.get(f);
+  if (b === undefined) {
+    b = Buffer.from(`${f.name}{`);
+    OPEN.set(f, b);
+  }
+  return b;
+}
+
+/** Label bytes (`a="x",b="y"`, no braces) made once and written into many lines (see `put`). */
+export function labelBytes(labels: string): Buffer {
+  return Buffer.from(labels, 'utf8');
+}
+
+/** Room for a value: a decimal string of up to 23 characters, or any formatted float. */
+const VALUE_ROOM = 32;
+
+/**
+ * Write a decimal string (optional minus, 1 to 23 digits) at `off`; the offset after it, or -1
+ * (nothing valid written) when the string is not one.
+ */
+function writeDecimal(buf: Buffer, off: number, v: string): number {
+  const n = v.length;
+  if (n === 0 || n >= 24) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) {
+      if (c !== 45 || i !== 0 || n === 1) return -1;
+    }
+    buf[off + i] = c;
+  }
+  return off + n;
+}
+
+/** Write a number as the text formats want it at `off`; the offset after it. */
+function writeNumber(buf: Buffer, off: number, v: number): number {
+  if (Number.isSafeInteger(v)) {
+    if (v < 0) {
+      buf[off++] = 45;
+      v = -v;
+    }
+    let len = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) len++;
+    let p = off + len;
+    do {
+      const q = Math.floor(v / 10);
+      buf[--p] = 48 + (v - q * 10);
+      v = q;
+    } while (v > 0);
+    return off + len;
+  }
+  const s = formatValue(v);
+  for (let i = 0; i < s.length; i++) buf[off + i] = s.charCodeAt(i);
+  return off + s.length;
 }
 
 const HEADERS = new Map<string, Buffer>();
@@ -107,18 +188,45 @@ export class Exposition {
    */
   sample(f: Family, labels: string, value: number | string): void {
     const v = typeof value === 'string' ? value : formatValue(value);
-    this.body(f).add(labels === '' ? `${f.name} ${v}\n` : `${f.name}{${labels}} ${v}\n`);
+    this.body(f).text(labels === '' ? `${f.name} ${v}\n` : `${f.name}{${labels}} ${v}\n`);
     this.samples++;
+  }
+
+  /**
+   * Add a sample from label bytes (`labelBytes`) and an optional suffix of more label bytes (a
+   * constant such as `,direction="in"`). A string value is written only when it is a decimal number
+   * (optional minus, up to 23 digits); otherwise nothing is written and false is returned.
+   */
+  put(f: Family, labels: Uint8Array, suffix: Uint8Array | null, value: number | string): boolean {
+    const b = this.body(f);
+    const head = open(f);
+    b.room(head.length + labels.length + (suffix === null ? 0 : suffix.length) + VALUE_ROOM + 3);
+    const start = b.off;
+    b.bytes(head);
+    b.bytes(labels);
+    if (suffix !== null) b.bytes(suffix);
+    const buf = b.buf;
+    let off = b.off;
+    buf[off++] = 0x7d; // }
+    buf[off++] = 0x20;
+    off = typeof value === 'string' ? writeDecimal(buf, off, value) : writeNumber(buf, off, value);
+    if (off < 0) {
+      b.off = start;
+      return false;
+    }
+    buf[off++] = 0x0a;
+    b.off = off;
+    this.samples++;
+    return true;
   }
 
   /** Move every sample of another exposition into this one. */
   absorb(other: Exposition): void {
     for (const [f, theirs] of other.bodies) {
       const mine = this.body(f);
-      mine.flush();
-      theirs.flush();
-      mine.chunks.push(...theirs.chunks);
-      mine.bytes += theirs.bytes;
+      mine.seal();
+      theirs.seal();
+      for (const c of theirs.chunks) mine.chunks.push(c);
     }
     this.samples += other.samples;
   }
@@ -132,8 +240,9 @@ export class Exposition {
     const out: Buffer[] = [];
     for (const f of families) {
       const b = this.bodies.get(f) as Body;
-      b.flush();
-      out.push(header(f, format), ...b.chunks);
+      b.seal();
+      out.push(header(f, format));
+      for (const c of b.chunks) out.push(c);
     }
     return out;
   }
