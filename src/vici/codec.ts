@@ -29,6 +29,20 @@ export interface DecodeOptions {
   text?: boolean;
   /** With `text`, these keys still decode as Buffers (e.g. `data` of list-cert, which is DER). */
   binaryKeys?: ReadonlySet<string>;
+  /**
+   * Decode only what this shape names and skip the rest without making strings of it (the input is
+   * still checked in full). Default: everything.
+   */
+  select?: Shape;
+}
+
+/**
+ * What to keep of a message: at each level, a name (or `*` for any name not listed) maps to `true`
+ * (keep the value, list or whole section) or to the shape of the section below. Unnamed entries are
+ * skipped.
+ */
+export interface Shape {
+  readonly [name: string]: Shape | true;
 }
 
 const NO_KEYS: ReadonlySet<string> = new Set();
@@ -77,6 +91,12 @@ export function decodeMessage(
   let current = root;
   let list: ViciValue[] | null = null;
   let pos = start;
+  // With `select`: the shape of the current section (true: keep all), and how deep we are inside a
+  // section being skipped (0: not skipping), and whether the open list is being skipped.
+  const shapes: (Shape | true)[] = [opts.select ?? true];
+  let shape: Shape | true = opts.select ?? true;
+  let skipDepth = 0;
+  let skipList = false;
 
   const fail = (what: string): never => {
     throw new ViciProtocolError(`malformed message: ${what} at offset ${pos - start}`);
@@ -88,6 +108,19 @@ export function decodeMessage(
     const name = isKey ? decodeKey(buf, pos, len) : len === 0 ? '' : utf8(buf, pos, pos + len);
     pos += len;
     return name;
+  };
+  const skipName = (): void => {
+    if (pos >= end) fail('truncated name length');
+    const len = buf[pos++] as number;
+    if (pos + len > end) fail('name runs past the end');
+    pos += len;
+  };
+  const skipValue = (): void => {
+    if (pos + 2 > end) fail('truncated value length');
+    const len = ((buf[pos] as number) << 8) | (buf[pos + 1] as number);
+    pos += 2;
+    if (pos + len > end) fail('value runs past the end');
+    pos += len;
   };
   const readValue = (asText: boolean): ViciValue => {
     if (pos + 2 > end) fail('truncated value length');
@@ -101,10 +134,53 @@ export function decodeMessage(
 
   while (pos < end) {
     const type = buf[pos++];
-    if (list !== null && type !== LIST_ITEM && type !== LIST_END) fail(`element type ${type} inside a list`);
+    if ((list !== null || skipList) && type !== LIST_ITEM && type !== LIST_END)
+      fail(`element type ${type} inside a list`);
+    if (skipDepth > 0 || skipList) {
+      // Inside something `select` leaves out: check the structure, keep nothing.
+      switch (type) {
+        case SECTION_START:
+          skipName();
+          skipDepth++;
+          break;
+        case SECTION_END:
+          skipDepth--;
+          break;
+        case KEY_VALUE:
+          skipName();
+          skipValue();
+          break;
+        case LIST_START:
+          skipName();
+          skipList = true;
+          break;
+        case LIST_ITEM:
+          if (!skipList) fail('list item outside a list');
+          skipValue();
+          break;
+        case LIST_END:
+          if (!skipList) fail('list end outside a list');
+          skipList = false;
+          break;
+        default:
+          fail(`unknown element type ${type}`);
+      }
+      continue;
+    }
     switch (type) {
       case SECTION_START: {
         const name = readName();
+        if (shape !== true) {
+          const sub = pick(shape, name);
+          if (sub === undefined) {
+            skipDepth = 1;
+            break;
+          }
+          shapes.push(sub);
+          shape = sub;
+        } else if (opts.select !== undefined) {
+          shapes.push(true);
+        }
         const sec = newSection();
         const prev = current[name];
         if (prev === undefined || !isSectionLike(prev)) current[name] = sec;
@@ -118,14 +194,26 @@ export function decodeMessage(
         if (stack.length <= 1) fail('section end at root level');
         stack.pop();
         current = stack[stack.length - 1] as ViciSection;
+        if (opts.select !== undefined) {
+          shapes.pop();
+          shape = shapes[shapes.length - 1] as Shape | true;
+        }
         break;
       case KEY_VALUE: {
         const name = readName(true);
+        if (shape !== true && pick(shape, name) === undefined) {
+          skipValue();
+          break;
+        }
         current[name] = readValue(text && !binaryKeys.has(name));
         break;
       }
       case LIST_START: {
         const name = readName(true);
+        if (shape !== true && pick(shape, name) === undefined) {
+          skipList = true;
+          break;
+        }
 
         list = [];
         current[name] = list;
@@ -143,9 +231,15 @@ export function decodeMessage(
         fail(`unknown element type ${type}`);
     }
   }
-  if (list !== null) fail('list not closed');
+  if (list !== null || skipList) fail('list not closed');
+  if (skipDepth > 0) fail(`${stack.length - 1 + skipDepth} section(s) not closed`);
   if (stack.length !== 1) fail(`${stack.length - 1} section(s) not closed`);
   return root;
+}
+
+/** What a shape says about `name` (own properties only: `constructor` is not a key we keep). */
+function pick(shape: Shape, name: string): Shape | true | undefined {
+  return Object.hasOwn(shape, name) ? shape[name] : Object.hasOwn(shape, '*') ? shape['*'] : undefined;
 }
 
 function isSectionLike(e: unknown): boolean {

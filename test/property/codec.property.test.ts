@@ -10,10 +10,12 @@ import {
   FrameDecoder,
   PacketType,
   parsePacket,
+  type Shape,
   ViciError,
   type ViciInput,
   ViciProtocolError,
 } from '../../src/vici/index.js';
+
 import { canon } from '../helpers/canon.js';
 
 const runs = Number(process.env.FUZZ_RUNS ?? 300);
@@ -30,6 +32,35 @@ const tree: fc.Arbitrary<ViciInput> = fc.letrec<{ section: ViciInput }>((tie) =>
   ),
 })).section;
 
+// Small alphabets, so that shapes and trees name the same things.
+const smallName = fc.constantFrom('a', 'b', 'c', '', 'constructor');
+const smallTree: fc.Arbitrary<ViciInput> = fc.letrec<{ section: ViciInput }>((tie) => ({
+  section: fc.dictionary(
+    smallName,
+    fc.oneof({ depthSize: 'small', maxDepth: 4 }, value, fc.array(value, { maxLength: 3 }), tie('section')),
+    { maxKeys: 4 },
+  ),
+})).section;
+const shape: fc.Arbitrary<Shape> = fc.letrec<{ shape: Shape }>((tie) => ({
+  shape: fc.dictionary(
+    fc.constantFrom('a', 'b', 'c', '', '*'),
+    fc.oneof({ depthSize: 'small', maxDepth: 4 }, fc.constant(true as const), tie('shape')),
+    { maxKeys: 3 },
+  ),
+})).shape;
+
+/** What `select` should keep of a decoded tree (the reference for the decoder's skipping). */
+function filterTree(t: Record<string, unknown>, s: Shape): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(t)) {
+    const sub = Object.hasOwn(s, k) ? s[k] : Object.hasOwn(s, '*') ? s['*'] : undefined;
+    if (sub === undefined) continue;
+    const isSection = typeof v === 'object' && v !== null && !Buffer.isBuffer(v) && !Array.isArray(v);
+    out[k] = isSection && sub !== true ? filterTree(v as Record<string, unknown>, sub) : v;
+  }
+  return out;
+}
+
 function onlyTypedErrors(f: () => unknown): void {
   try {
     f();
@@ -43,6 +74,20 @@ describe('codec properties', () => {
     fc.assert(
       fc.property(tree, (t) => {
         assert.deepEqual(canon(decodeMessage(encodeMessage(t))), canon(t));
+      }),
+      params,
+    );
+  });
+
+  it('decoding with select keeps exactly what the shape names', () => {
+    fc.assert(
+      fc.property(smallTree, shape, (t, sh) => {
+        const bytes = encodeMessage(t);
+        const full = decodeMessage(bytes) as Record<string, unknown>;
+        assert.deepEqual(
+          canon(decodeMessage(bytes, 0, bytes.length, { select: sh })),
+          canon(filterTree(full, sh)),
+        );
       }),
       params,
     );
@@ -75,10 +120,12 @@ describe('codec properties', () => {
           if (b.length === 0) return;
           for (const [pos, byte] of flips) b[pos % b.length] = byte;
           const end = cut % (b.length + 1);
-          try {
-            decodeMessage(b, 0, end);
-          } catch (err) {
-            assert.ok(err instanceof ViciProtocolError, String(err));
+          for (const opts of [{}, { select: { a: { '*': {} }, b: true } as Shape }]) {
+            try {
+              decodeMessage(b, 0, end, opts);
+            } catch (err) {
+              assert.ok(err instanceof ViciProtocolError, String(err));
+            }
           }
         },
       ),
