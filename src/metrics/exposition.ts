@@ -95,6 +95,14 @@ class Body {
   }
 }
 
+/** Buffer's own UTF-8 writer, without write()'s argument parsing (room is made by the caller). */
+const utf8Write = (buf: Buffer, s: string, off: number): number =>
+  (buf as unknown as { utf8Write(s: string, off: number, len: number): number }).utf8Write(
+    s,
+    off,
+    buf.length - off,
+  );
+
 /** `name{` of a family, as bytes. */
 const OPEN = new Map<Family, Buffer>();
 function open(f: Family): Buffer {
@@ -187,9 +195,33 @@ export class Exposition {
    * decimal number (see `isDecimal`); numbers are formatted here.
    */
   sample(f: Family, labels: string, value: number | string): void {
-    const v = typeof value === 'string' ? value : formatValue(value);
-    this.body(f).text(labels === '' ? `${f.name} ${v}\n` : `${f.name}{${labels}} ${v}\n`);
+    const b = this.body(f);
     this.samples++;
+    if (labels === '') {
+      const line = `${f.name} ${typeof value === 'string' ? value : formatValue(value)}\n`;
+      b.room(line.length * 3);
+      b.text(line);
+      return;
+    }
+    const head = open(f);
+    const room = head.length + labels.length * 3 + 3;
+    if (typeof value !== 'string') {
+      b.room(room + VALUE_ROOM);
+      b.bytes(head);
+      b.text(labels);
+      const buf = b.buf;
+      let off = b.off;
+      buf[off++] = 0x7d; // }
+      buf[off++] = 0x20;
+      off = writeNumber(buf, off, value);
+      buf[off++] = 0x0a;
+      b.off = off;
+      return;
+    }
+    b.room(room + value.length * 3);
+    b.bytes(head);
+    b.text(labels);
+    b.text(`} ${value}\n`);
   }
 
   /**
