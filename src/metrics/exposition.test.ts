@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Exposition, escapeLabelValue, formatValue, isDecimal, renderLabels } from './exposition.js';
+import fc from 'fast-check';
+import {
+  Exposition,
+  escapeLabelValue,
+  formatValue,
+  isDecimal,
+  labelBytes,
+  renderLabels,
+} from './exposition.js';
 import { F } from './families.js';
 
 describe('exposition', () => {
@@ -41,5 +49,65 @@ describe('exposition', () => {
       /^# HELP strongswan_child_sa_bytes .*\n# TYPE strongswan_child_sa_bytes counter\nstrongswan_child_sa_bytes_total\{conn="a",direction="in"\} 42\n$/,
     );
     assert.match(e.text('prometheus'), /# TYPE strongswan_child_sa_bytes_total counter\n/);
+  });
+
+  it('writes bytes exactly as the string form would, across chunk boundaries', () => {
+    // The reference: each line as a string, as the text format defines it.
+    const value = fc.oneof(
+      fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }),
+      fc.double(),
+      fc.constantFrom(0, -0, 2 ** 53, 1e21, 0.1, Number.NaN, Number.POSITIVE_INFINITY),
+      fc.stringMatching(/^-?[0-9]{1,23}$/),
+      fc.constantFrom('18446744073709551615', '-', '', '1e3', '12 ', '0x1', '+1', '1'.repeat(24)),
+    );
+    const labels = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 20 }),
+      fc.string({ maxLength: 3 }).map((t) => `${'x'.repeat(70_000)}\u00e9${t}`),
+    );
+    const sample = fc.record({
+      family: fc.constantFrom(F.connUp, F.childSaBytes, F.ikeSaState),
+      labels,
+      suffix: fc.constantFrom('', ',direction="in"'),
+      value,
+      bytes: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(sample, { maxLength: 60 }), (xs) => {
+        const e = new Exposition();
+        const want = new Map<string, string>();
+        for (const x of xs) {
+          const l = `a="${escapeLabelValue(x.labels)}"`;
+          let line: string | null;
+          if (x.bytes) {
+            const decimal = typeof x.value === 'string' && isDecimal(x.value);
+            const wrote = e.put(
+              x.family,
+              labelBytes(l),
+              x.suffix === '' ? null : labelBytes(x.suffix),
+              x.value,
+            );
+            assert.equal(wrote, typeof x.value === 'number' || decimal);
+            line = wrote
+              ? `${x.family.name}{${l}${x.suffix}} ${typeof x.value === 'number' ? formatValue(x.value) : x.value}\n`
+              : null;
+          } else {
+            if (typeof x.value === 'string' && !isDecimal(x.value)) continue;
+            e.sample(x.family, `${l}${x.suffix}`, x.value);
+            line = `${x.family.name}{${l}${x.suffix}} ${typeof x.value === 'number' ? formatValue(x.value) : x.value}\n`;
+          }
+          if (line !== null) want.set(x.family.name, (want.get(x.family.name) ?? '') + line);
+        }
+        const got = e.text();
+        for (const [name, lines] of want) {
+          const start = got.indexOf(`# TYPE ${name} `);
+          assert.ok(start >= 0, name);
+          const body = got.slice(got.indexOf('\n', start) + 1);
+          assert.ok(body.startsWith(lines), `${name}: lines differ`);
+        }
+        assert.equal(e.samples, [...want.values()].join('').split('\n').length - 1);
+      }),
+      { numRuns: 200, seed: 20261128 },
+    );
   });
 });

@@ -82,10 +82,9 @@ class Body {
     this.off = 0;
   }
 
-  /** Write a string (any UTF-8). */
+  /** Write a string (any UTF-8); the caller made room for it (3 bytes per UTF-16 unit). */
   text(s: string): void {
-    this.room(s.length * 3);
-    this.off += this.buf.write(s, this.off, 'utf8');
+    this.off += utf8Write(this.buf, s, this.off);
   }
 
   /** Write bytes. */
