@@ -55,6 +55,31 @@ const MAX_CHUNK = 1 << 16;
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Full-size chunks of expositions that are done with (see `recycle`), reused by the next scrapes:
+ * a big scrape then allocates no new memory for its 90 MB of text, and the garbage collector is not
+ * pushed into a full collection by the last scrape's chunks. Only chunks made here are taken back.
+ */
+const OWN_CHUNKS = new WeakSet<ArrayBuffer>();
+const FREE_CHUNKS: ArrayBuffer[] = [];
+/** The free list keeps at most twice the chunks of the last recycled exposition (and at least this). */
+const MIN_FREE_CHUNKS = 16;
+
+function newChunk(size: number): Buffer {
+  if (size === MAX_CHUNK) {
+    const free = FREE_CHUNKS.pop();
+    if (free !== undefined) return Buffer.from(free);
+  }
+  const b = Buffer.allocUnsafeSlow(size);
+  if (size === MAX_CHUNK) OWN_CHUNKS.add(b.buffer as ArrayBuffer);
+  return b;
+}
+
+/** Chunks waiting to be reused (for tests and the benchmark). */
+export function freeChunks(): number {
+  return FREE_CHUNKS.length;
+}
+
+/**
  * The samples of one family, as bytes: finished chunks plus the one being written. Lines are written
  * straight into the chunk (label bytes copied, numbers written digit by digit), so that a scrape of
  * a million series makes no string per line and keeps no small strings alive.
@@ -71,7 +96,7 @@ class Body {
     this.seal();
     const size = Math.max(n, this.next);
     if (this.next < MAX_CHUNK) this.next *= 4;
-    this.buf = Buffer.allocUnsafe(size);
+    this.buf = newChunk(size);
   }
 
   /** Finish what was written so far as a chunk; the rest of the buffer stays for what follows. */
@@ -179,8 +204,10 @@ export class Exposition {
   private readonly bodies = new Map<Family, Body>();
   /** Number of samples written. */
   samples = 0;
+  private recycled = false;
 
   private body(f: Family): Body {
+    if (this.recycled) throw new Error('exposition used after recycle()');
     let b = this.bodies.get(f);
     if (b === undefined) {
       b = new Body();
@@ -263,10 +290,34 @@ export class Exposition {
   }
 
   /**
+   * Give this exposition's chunks back for reuse. Only when nothing will read them again: every
+   * response made from them has been written out. The exposition is empty and unusable afterwards.
+   */
+  recycle(): void {
+    if (this.recycled) return;
+    this.recycled = true;
+    const buffers = new Set<ArrayBuffer>();
+    for (const b of this.bodies.values()) {
+      for (const c of b.chunks) buffers.add(c.buffer as ArrayBuffer);
+      buffers.add(b.buf.buffer as ArrayBuffer);
+    }
+    this.bodies.clear();
+    let given = 0;
+    for (const ab of buffers) {
+      if (!OWN_CHUNKS.has(ab)) continue;
+      FREE_CHUNKS.push(ab);
+      given++;
+    }
+    const keep = Math.max(MIN_FREE_CHUNKS, 2 * given);
+    if (FREE_CHUNKS.length > keep) FREE_CHUNKS.length = keep;
+  }
+
+  /**
    * Every family that has samples, in definition order, with HELP and TYPE once each, as byte chunks
    * to be written one after the other (no copy of the whole exposition is ever made).
    */
   render(format: Format = 'prometheus'): Buffer[] {
+    if (this.recycled) throw new Error('exposition used after recycle()');
     const families = [...this.bodies.keys()].sort((a, b) => (ORDER.get(a) ?? 0) - (ORDER.get(b) ?? 0));
     const out: Buffer[] = [];
     for (const f of families) {

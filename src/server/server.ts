@@ -76,6 +76,7 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
     const format: Format = negotiateFormat(req.headers.accept);
     const gz = acceptsGzip(req.headers['accept-encoding']);
     const outcome = opts.target ? await opts.target.scrape(headerTimeoutMs(req, offset)) : undefined;
+    if (outcome) res.once('finish', outcome.hold());
     sendChunks(req, res, CONTENT_TYPES[format], await body(outcome, format, gz, true), gz);
   }
 
@@ -98,6 +99,7 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
     const format = negotiateFormat(req.headers.accept);
     const gz = acceptsGzip(req.headers['accept-encoding']);
     const outcome = await target.scrape(headerTimeoutMs(req, offset));
+    res.once('finish', outcome.hold());
     sendChunks(req, res, CONTENT_TYPES[format], await body(outcome, format, gz, false), gz);
   }
 

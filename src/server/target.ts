@@ -24,10 +24,43 @@ export interface TargetOptions {
 export class ScrapeOutcome {
   /** Responses made from this outcome, by kind (format, compression): shared by every joined scrape. */
   readonly responses = new Map<string, Promise<Buffer[]>>();
+  private holds = 0;
+  private held = false;
+  private open = true;
   constructor(
     readonly up: boolean,
     readonly exposition: Exposition,
   ) {}
+
+  /**
+   * Use this outcome until the returned function is called (a response written out completely). An
+   * outcome that was held is recycled (its chunks reused by the next scrape) once the last hold is
+   * released after the scrape's joiners have all taken theirs; one never held is left to the garbage
+   * collector. A hold that is never released (an aborted response) only means no recycling.
+   */
+  hold(): () => void {
+    this.holds++;
+    this.held = true;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.maybeRecycle();
+    };
+  }
+
+  /** Every scrape that joined this outcome has taken its hold: none come later. */
+  closeJoins(): void {
+    this.open = false;
+    this.maybeRecycle();
+  }
+
+  private maybeRecycle(): void {
+    if (this.open || !this.held || this.holds > 0) return;
+    this.responses.clear();
+    this.exposition.recycle();
+  }
 
   /** The response made by `make` for `key`, made once. */
   response(key: string, make: () => Promise<Buffer[]>): Promise<Buffer[]> {
@@ -71,7 +104,12 @@ export class Target {
       Date.now,
       this.opts.options ?? DEFAULT_OPTIONS,
     )
-      .then((r) => new ScrapeOutcome(r.up, r.exposition))
+      .then((r) => {
+        const outcome = new ScrapeOutcome(r.up, r.exposition);
+        // Joined scrapes resume in this turn's microtasks and take their holds there.
+        setImmediate(() => outcome.closeJoins());
+        return outcome;
+      })
       .finally(() => {
         this.inflight = null;
       });

@@ -1,0 +1,135 @@
+// The chunks of a finished scrape are reused by the next one (exposition.ts, ScrapeOutcome.hold):
+// never while a response made from them is still being written, whatever the clients do.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import zlib from 'node:zlib';
+import { type SyntheticCharon, startSyntheticCharon } from '../../bench/synthetic-charon.js';
+import { parseExposition } from '../../test/helpers/exposition.js';
+import { assertComplete } from '../../test/helpers/synthetic-expect.js';
+import { COLLECTORS } from '../collectors/registry.js';
+import { createLogger } from '../log.js';
+import { freeChunks } from '../metrics/exposition.js';
+import { SelfMetrics } from '../metrics/self.js';
+import { createHandler } from './server.js';
+import { Target } from './target.js';
+
+const N = 2000;
+/** The synthetic daemon's clock: its counters change only when a test moves it. */
+let now = Date.now();
+
+/** GET /metrics; with `pauseMs`, stop reading after the first chunk for that long (backpressure). */
+function get(
+  url: string,
+  opts: { gzip?: boolean; pauseMs?: number; abortAfterFirst?: boolean } = {},
+): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      `${url}/metrics`,
+      { headers: opts.gzip ? { 'accept-encoding': 'gzip' } : {}, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let first = true;
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          if (!first) return;
+          first = false;
+          if (opts.abortAfterFirst) {
+            req.destroy();
+            resolve(null);
+          } else if (opts.pauseMs !== undefined) {
+            res.pause();
+            setTimeout(() => res.resume(), opts.pauseMs);
+          }
+        });
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve(opts.gzip ? zlib.gunzipSync(body) : body);
+        });
+        res.on('error', (e) => (opts.abortAfterFirst ? resolve(null) : reject(e)));
+      },
+    );
+    req.on('error', (e) => (opts.abortAfterFirst ? resolve(null) : reject(e)));
+  });
+}
+
+describe('recycled exposition chunks', () => {
+  let dir: string;
+  let d: SyntheticCharon;
+  let server: http.Server;
+  let target: Target;
+  let url: string;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sswe-recycle-'));
+    d = await startSyntheticCharon({
+      ikeSas: N,
+      childrenPerIke: 2,
+      socketPath: path.join(dir, 'charon.vici'),
+      clock: () => now,
+    });
+    const log = createLogger('error', 'logfmt', () => {});
+    target = new Target({
+      name: 'default',
+      address: d.address,
+      timeoutMs: 20_000,
+      collectors: COLLECTORS.filter((c) => c.defaultEnabled),
+      log,
+    });
+    server = http.createServer(
+      createHandler({
+        target,
+        telemetryPath: '/metrics',
+        selfMetrics: new SelfMetrics(true),
+        version: '9.9.9',
+        log,
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    target.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await d.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A body as the table was at second `s`: complete, every CHILD SA's counters exact. */
+  function exact(body: Buffer | null, s: number): void {
+    assert.ok(body !== null);
+    assertComplete(parseExposition(body.toString('utf8')), d, s);
+  }
+
+  it('reuses the chunks of written-out responses, and never those a slow reader still needs', async () => {
+    exact(await get(url), 0); // also warms up: the events subscription, first listings
+    // A slow reader holds its scrape (second 0) while scrapes of later seconds come and go, each of
+    // them writing different counters into whatever chunks are free.
+    const slow = get(url, { pauseMs: 1500 });
+    await sleep(300);
+    for (let s = 1; s <= 4; s++) {
+      now += 1000;
+      exact(await get(url, { gzip: s % 2 === 0 }), s);
+    }
+    assert.ok(freeChunks() > 0, 'chunks were given back for reuse');
+    exact(await slow, 0);
+
+    // Clients that go away mid-response: those scrapes are never recycled, the others stay exact.
+    for (let s = 5; s <= 7; s++) {
+      now += 1000;
+      const [, a, b] = await Promise.all([
+        get(url, { abortAfterFirst: true }),
+        get(url),
+        get(url, { gzip: true }),
+      ]);
+      exact(a, s);
+      exact(b, s);
+      exact(await get(url), s);
+    }
+  });
+});
