@@ -5,7 +5,16 @@
 
 import { Exposition, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
-import { type Shape, type ViciClient, type ViciSection, ViciTimeoutError } from '../vici/index.js';
+import {
+  isSection,
+  type Shape,
+  str,
+  strList,
+  subSections,
+  type ViciClient,
+  type ViciSection,
+  ViciTimeoutError,
+} from '../vici/index.js';
 
 export type SaHandler = (conn: string, ike: ViciSection) => void;
 
@@ -38,10 +47,10 @@ export interface ScrapeContext {
   /** Walk every IKE SA of one shared `list-sas` stream; resolves when the listing is complete. */
   sas(handler: SaHandler): Promise<void>;
   /**
-   * The configured connections (`list-conns`), fetched once per scrape, with only the keys of
-   * `CONNS_SHAPE`: what collectors use today. A collector that needs more adds it there.
+   * The configured connections (`list-conns`), fetched once per scrape: what collectors use of them
+   * (see `ConnSummary`; a collector that needs more adds it there and to `CONNS_SHAPE`).
    */
-  conns(): Promise<[string, ViciSection][]>;
+  conns(): Promise<ConnSummary[]>;
 }
 
 export interface Collector {
@@ -68,8 +77,19 @@ export interface TargetEnv {
   readonly log: Logger;
 }
 
+/** A configured connection, as collectors see it. */
+export interface ConnSummary {
+  readonly name: string;
+  /** `version` of list-conns: IKEv1, IKEv2 or 0 (any). */
+  readonly version: string;
+  readonly localAddrs: readonly string[];
+  readonly remoteAddrs: readonly string[];
+  /** Names of its CHILD configs. */
+  readonly children: readonly string[];
+}
+
 /**
- * What a scrape keeps of each configured connection: decoding only this (the authentication rounds,
+ * What a scrape decodes of each configured connection: decoding only this (the authentication rounds,
  * proposals and traffic selectors of every connection are skipped unread) makes list-conns of
  * 10,000 connections several times cheaper.
  */
@@ -143,7 +163,7 @@ export async function runScrape(
   const started = Date.now();
   const nowSeconds = Math.floor(clock() / 1000);
   const deadline = started + timeoutMs;
-  let connsPromise: Promise<[string, ViciSection][]> | null = null;
+  let connsPromise: Promise<ConnSummary[]> | null = null;
   let up = true;
   let versionReply: ViciSection | undefined;
   const ctx: ScrapeContext = {
@@ -159,14 +179,23 @@ export async function runScrape(
     timeLeft: () => Math.max(1, deadline - Date.now()),
     sas: (h) => shared.add(h),
     conns: () => {
-      connsPromise ??= client
-        .list('list-conns', undefined, {
-          timeoutMs: ctx.timeLeft(),
-          decode: { text: true, select: CONNS_SHAPE },
-        })
-        .then((events) =>
-          events.flatMap((m) => Object.keys(m).map((k) => [k, m[k]] as [string, ViciSection])),
-        );
+      if (connsPromise === null) {
+        // Each connection is summarised as its message arrives: no tree of 10,000 connections is kept.
+        const summaries: ConnSummary[] = [];
+        connsPromise = client
+          .stream(
+            'list-conns',
+            undefined,
+            (msg) => {
+              for (const name in msg) {
+                const c = msg[name];
+                if (isSection(c)) summaries.push(summarise(name, c));
+              }
+            },
+            { timeoutMs: ctx.timeLeft(), decode: { text: true, select: CONNS_SHAPE } },
+          )
+          .then(() => summaries);
+      }
       return connsPromise;
     },
   };
@@ -221,6 +250,16 @@ export async function runScrape(
     );
   }
   return { up, exposition: out };
+}
+
+function summarise(name: string, c: ViciSection): ConnSummary {
+  return {
+    name,
+    version: str(c.version) ?? '',
+    localAddrs: strList(c.local_addrs),
+    remoteAddrs: strList(c.remote_addrs),
+    children: subSections(c.children).map(([child]) => child),
+  };
 }
 
 /** One line about an error: its message, and its code where it has one; never a stack or a body. */

@@ -110,7 +110,7 @@ export const conncounters: Collector = {
         if (sets === null) overflowedAt.set(where, Date.now());
         else overflowedAt.delete(where);
       }
-      const configured = [...new Set((await configuredP).map(([name]) => name))];
+      const configured = [...new Set((await configuredP).map((c) => c.name))];
       if (sets === null) {
         const n = Math.min(PER_NAME_CONNECTIONS, Math.ceil(configured.length / 50));
         while (clients.length < n)

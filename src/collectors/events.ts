@@ -43,7 +43,7 @@ export interface ChildTotals {
   /** Credited by finished or vanished CHILD SAs. */
   readonly finished: Counters;
   /** Sum of the live CHILD SAs of the current scrape, and the scrape it belongs to. */
-  live: Counters;
+  readonly live: Counters;
   liveIn: number;
   /** What was last written: a total never goes backwards. */
   readonly reported: Counters;
@@ -52,7 +52,7 @@ export interface ChildTotals {
 interface SaEntry {
   totals: ChildTotals;
   credited: Counters;
-  last: Counters;
+  readonly last: Counters;
   retired: boolean;
   listedIn: number;
   absentScrapes: number;
@@ -61,13 +61,20 @@ interface SaEntry {
 /** How many scrapes a finished or vanished SA is remembered, in case it is listed again. */
 const FORGET_AFTER_SCRAPES = 5;
 
-function counters(child: ViciSection): Counters {
+function counters(child: ViciSection, into: Counters = ZERO()): Counters {
   const n = (k: string) => {
     const v = Number(str(child[k]) ?? 0);
     return Number.isFinite(v) ? v : 0;
   };
-  return [n('bytes-in'), n('bytes-out'), n('packets-in'), n('packets-out')];
+  into[0] = n('bytes-in');
+  into[1] = n('bytes-out');
+  into[2] = n('packets-in');
+  into[3] = n('packets-out');
+  return into;
 }
+
+/** Counters of the CHILD SA being listed (copied where they are kept: no array per SA and scrape). */
+const SCRATCH: Counters = ZERO();
 
 function saKey(child: ViciSection): string {
   return `${str(child.uniqueid) ?? ''}/${str(child['spi-in']) ?? ''}/${str(child['spi-out']) ?? ''}`;
@@ -209,9 +216,9 @@ export class EventState {
     const e = this.entry(saKey(child), conn, name);
     e.listedIn = this.scrapeNo;
     e.absentScrapes = 0;
-    const c = counters(child);
+    const c = counters(child, SCRATCH);
     if (e.retired) this.credit(e, c);
-    else e.last = c;
+    else for (let i = 0; i < 4; i++) e.last[i] = c[i] as number;
   }
 
   /** After a complete listing: credit SAs that vanished unseen, forget old ones, update the totals. */
@@ -223,7 +230,7 @@ export class EventState {
           if (!e.retired) {
             const t = e.totals;
             if (t.liveIn !== now) {
-              t.live = ZERO();
+              t.live.fill(0);
               t.liveIn = now;
             }
             for (let i = 0; i < 4; i++) t.live[i] = (t.live[i] as number) + (e.last[i] as number);
@@ -328,9 +335,9 @@ class EventsCollector implements Collector {
           st.onListed(conn, childName(key, child), child);
       });
       const [configured] = await Promise.all([ctx.conns().catch(() => []), walk, reconnect]);
-      for (const [conn, c] of configured) {
-        st.known(conn);
-        for (const [child] of subSections(c.children)) st.known(conn, child);
+      for (const c of configured) {
+        st.known(c.name);
+        for (const child of c.children) st.known(c.name, child);
       }
       listed = true;
     }

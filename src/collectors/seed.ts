@@ -105,7 +105,7 @@ export const seed: Collector = {
     const [configured] = await Promise.all([ctx.conns(), sasDone]);
 
     let idle = 0;
-    for (const [name] of configured) {
+    for (const { name } of configured) {
       if (withSa.has(name)) continue;
       // A configured connection without IKE SA: listed with zero values, as the seed does.
       idle++;
