@@ -59,6 +59,14 @@ const SETTINGS = {
   exporterArgs: (env.BENCH_EXPORTER_ARGS ?? '').split(' ').filter((s) => s !== ''),
   nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter((s) => s !== ''),
   out: env.BENCH_OUT ?? path.join(ROOT, 'bench/results'),
+  /**
+   * What times the scrapes: curl (a C client, like swanctl a process of its own; the default where it
+   * is installed) or Node's own http client (slower to take 90 MB in, which shows in the times).
+   */
+  client:
+    env.BENCH_CLIENT === 'node' || (env.BENCH_CLIENT === undefined && !fs.existsSync('/usr/bin/curl'))
+      ? ('node' as const)
+      : ('curl' as const),
 };
 
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
@@ -188,6 +196,18 @@ async function benchOne(n: number, dir: string): Promise<Row> {
         for (const x of l) sendSw.push(x.sendMs);
       }
     };
+    /** One timed scrape by the configured client; the body is not kept. */
+    const timedScrape = async (url: string, gzip: boolean): Promise<number> => {
+      if (SETTINGS.client === 'node') {
+        const r = await scrape(url, gzip ? { 'Accept-Encoding': 'gzip' } : {}, perOpMs, false);
+        if (r.status !== 200) throw new Error(`scrape: HTTP ${r.status}`);
+        return r.ms;
+      }
+      const args = ['-sSf', '-o', '/dev/null', ...(gzip ? ['-H', 'Accept-Encoding: gzip'] : []), url];
+      const r = await runTimed('curl', args, perOpMs);
+      if (r.code !== 0) throw new Error(`curl exited ${r.code}: ${r.stderr.trim()}`);
+      return r.ms;
+    };
     const runFloor = async (keep: boolean) => {
       const r = await rawListSas(sock, perOpMs);
       if (r.events !== n) throw new Error(`raw reader: ${r.events} events, expected ${n}`);
@@ -206,31 +226,30 @@ async function benchOne(n: number, dir: string): Promise<Row> {
       for (let i = 0; i < W; i++) {
         await runSwanctl(false);
         await runFloor(false);
-        await scrape(url, {}, perOpMs, false);
-        await scrape(url, gz, perOpMs, false);
+        await timedScrape(url, false);
+        await timedScrape(url, true);
       }
+      // Sizes and series, from one untimed scrape of each kind.
+      const p = await scrape(url, {}, perOpMs, true);
+      if (p.status !== 200) throw new Error(`scrape: HTTP ${p.status}`);
+      plainBytes = p.bytes;
+      const text = p.body.toString('utf8');
+      series = countSeries(text);
+      if (!/^strongswan_up 1$/m.test(text)) throw new Error('scrape: strongswan_up is not 1');
+      const g = await scrape(url, gz, perOpMs, false);
+      if (g.status !== 200) throw new Error(`gzip scrape: HTTP ${g.status}`);
+      gzipBytes = g.bytes;
       await listings();
       for (let i = 0; i < R; i++) {
         phase = `round ${i + 1}`;
         await runSwanctl(true);
         await runFloor(true);
         let t = cpuMs(pid);
-        const p = await scrape(url, {}, perOpMs, i === 0);
+        plain.push(await timedScrape(url, false));
         cpuPlain.push(cpuMs(pid) - t);
-        if (p.status !== 200) throw new Error(`scrape: HTTP ${p.status}`);
-        plain.push(p.ms);
-        plainBytes = p.bytes;
-        if (i === 0) {
-          const text = p.body.toString('utf8');
-          series = countSeries(text);
-          if (!/^strongswan_up 1$/m.test(text)) throw new Error('scrape: strongswan_up is not 1');
-        }
         t = cpuMs(pid);
-        const g = await scrape(url, gz, perOpMs, false);
+        gzip.push(await timedScrape(url, true));
         cpuGzip.push(cpuMs(pid) - t);
-        if (g.status !== 200) throw new Error(`gzip scrape: HTTP ${g.status}`);
-        gzip.push(g.ms);
-        gzipBytes = g.bytes;
         for (const x of await listings()) sendEx.push(x.sendMs);
       }
       log(
@@ -241,11 +260,11 @@ async function benchOne(n: number, dir: string): Promise<Row> {
         phase = `concurrent round ${i + 1}`;
         const t0 = performance.now();
         const all = await within(
-          Promise.all(Array.from({ length: SETTINGS.concurrency }, () => scrape(url, {}, perOpMs, false))),
+          Promise.all(Array.from({ length: SETTINGS.concurrency }, () => timedScrape(url, false))),
           perOpMs,
           'concurrent scrapes',
         );
-        if (all.some((r) => r.status !== 200)) throw new Error('concurrent scrape failed');
+        if (all.length !== SETTINGS.concurrency) throw new Error('concurrent scrape failed');
         concurrent.push(performance.now() - t0);
       }
     } catch (err) {
@@ -368,7 +387,7 @@ export function renderMarkdown(rows: Row[], started: Date, elapsedS: number): st
     '',
     `Settings: C = ${s.children} CHILD SAs per IKE SA, ${s.conns === undefined ? 'one connection config per IKE SA' : `${s.conns} connection configs`}, ` +
       `${s.rounds} rounds after ${s.warmup} warm-up, medians; exporter: \`node dist/src/cli/main.js --vici.timeout 60s${s.exporterArgs.length ? ` ${s.exporterArgs.join(' ')}` : ''}\` ` +
-      `with default collectors (${rows[0]?.collectors ?? '?'})${s.nodeArgs.length ? `, node ${s.nodeArgs.join(' ')}` : ''}. Run took ${elapsedS.toFixed(0)} s.`,
+      `with default collectors (${rows[0]?.collectors ?? '?'})${s.nodeArgs.length ? `, node ${s.nodeArgs.join(' ')}` : ''}; scrapes timed with ${s.client === 'curl' ? 'curl' : "Node's http client"}. Run took ${elapsedS.toFixed(0)} s.`,
     '',
     '## Scrape time against swanctl',
     '',
@@ -401,7 +420,9 @@ export function renderMarkdown(rows: Row[], started: Date, elapsedS: number): st
     '- *listing*: bytes of the list-sas reply on the wire (all list-sa events and the final response).',
     '- *swanctl --raw*: wall time of `swanctl --list-sas --raw --uri unix://... > /dev/null` (process start included).',
     "- *VICI floor*: the same listing read by a client that only walks frame headers (no decoding): transfer plus the daemon's send (and its render when that second's listing is not cached yet).",
-    '- *plain / gzip scrape*: wall time of `GET /metrics` without / with `Accept-Encoding: gzip`, request sent to last byte received.',
+    SETTINGS.client === 'curl'
+      ? "- *plain / gzip scrape*: wall time of `curl -o /dev/null` for `GET /metrics` without / with `Accept-Encoding: gzip` (process start to last byte received, as swanctl is timed; `BENCH_CLIENT=node` times Node's http client instead)."
+      : "- *plain / gzip scrape*: wall time of `GET /metrics` by Node's http client without / with `Accept-Encoding: gzip`, request sent to last byte received.",
     '- *series*: sample lines of the plain response. *CPU*: user+system time of the exporter process during one scrape (10 ms ticks).',
     '- *idle RSS*: VmRSS 1 s after start, before any scrape. *peak RSS*: VmHWM after all scrapes of that N.',
     `- *${s.concurrency} concurrent*: wall time until all of ${s.concurrency} simultaneous plain scrapes are answered.`,
