@@ -1,6 +1,8 @@
 // The fast exposition path: collectors write samples straight into an Exposition while they walk a
-// VICI reply (no per-sample objects), with label strings rendered once per SA. Samples of one family
-// are kept together; text() renders the Prometheus text format 0.0.4 or OpenMetrics 1.0.0.
+// VICI reply (no per-sample objects, no string per line): label bytes are made once per SA and copied
+// into each line, numbers are written digit by digit, all into 64 KiB chunks that are reused by the
+// next scrape once a scrape's responses are written out. Samples of one family are kept together;
+// render() gives the Prometheus text format 0.0.4 or OpenMetrics 1.0.0 as the chunks themselves.
 
 import { ALL_FAMILIES, type Family } from './families.js';
 
