@@ -28,24 +28,31 @@ function algSuffix(alg: string, dh: string): Buffer {
   return b;
 }
 
+/** The key size gauges of an SA: one per algorithm it has, labelled with it and the DH group. */
+function keysizes(
+  out: Exposition,
+  l: Uint8Array,
+  s: (k: string) => string | undefined,
+  enc: Family,
+  integ: Family,
+): void {
+  const dh = s('dh-group') ?? '';
+  const encr = s('encr-alg');
+  if (encr !== undefined) out.put(enc, l, algSuffix(encr, dh), num(s('encr-keysize')) ?? 0);
+  const integAlg = s('integ-alg');
+  if (integAlg !== undefined) out.put(integ, l, algSuffix(integAlg, dh), num(s('integ-keysize')) ?? 0);
+}
+
 function writeIke(out: Exposition, conn: string, ike: ViciSection): void {
   const s = (k: string) => str(ike[k]);
   const id = s('uniqueid') ?? '';
   const l = labelBytes(renderLabels(['name', 'uniqueid'], [conn, id]));
-  const dh = s('dh-group') ?? '';
   rel(out, F.seedIkeVersion, l, s('version'));
   out.put(F.seedIkeState, l, null, s('state') === 'ESTABLISHED' ? 1 : 0);
   out.put(F.seedIkeInitiator, l, null, flag01(s('initiator')));
   out.put(F.seedIkeNatRemote, l, null, flag01(s('nat-remote')));
   out.put(F.seedIkeNatFake, l, null, flag01(s('nat-fake')));
-  const encr = s('encr-alg');
-  if (encr !== undefined) {
-    out.put(F.seedIkeEncKeysize, l, algSuffix(encr, dh), num(s('encr-keysize')) ?? 0);
-  }
-  const integ = s('integ-alg');
-  if (integ !== undefined) {
-    out.put(F.seedIkeIntegKeysize, l, algSuffix(integ, dh), num(s('integ-keysize')) ?? 0);
-  }
+  keysizes(out, l, s, F.seedIkeEncKeysize, F.seedIkeIntegKeysize);
   rel(out, F.seedIkeEstablished, l, s('established'));
   rel(out, F.seedIkeRekey, l, s('rekey-time'));
   rel(out, F.seedIkeReauth, l, s('reauth-time'));
@@ -64,17 +71,9 @@ function writeChild(out: Exposition, conn: string, ikeId: string, key: string, c
   const ts = labelBytes(
     `${ls},${renderLabels(['localTS', 'remoteTS'], [strList(child['local-ts']).join(';'), strList(child['remote-ts']).join(';')])}`,
   );
-  const dh = s('dh-group') ?? '';
   out.put(F.seedSaState, ts, null, s('state') === 'INSTALLED' ? 1 : 0);
   out.put(F.seedSaEncap, l, null, flag01(s('encap')));
-  const encr = s('encr-alg');
-  if (encr !== undefined) {
-    out.put(F.seedSaEncKeysize, l, algSuffix(encr, dh), num(s('encr-keysize')) ?? 0);
-  }
-  const integ = s('integ-alg');
-  if (integ !== undefined) {
-    out.put(F.seedSaIntegKeysize, l, algSuffix(integ, dh), num(s('integ-keysize')) ?? 0);
-  }
+  keysizes(out, l, s, F.seedSaEncKeysize, F.seedSaIntegKeysize);
   const counter = (f: Family, k: string) => {
     const v = s(k);
     if (v !== undefined) out.put(f, ts, null, v);

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,13 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { type SyntheticCharon, startSyntheticCharon } from '../../bench/synthetic-charon.js';
 import { parseExposition } from '../../test/helpers/exposition.js';
+import { type Served, serve } from '../../test/helpers/serve.js';
 import { assertComplete } from '../../test/helpers/synthetic-expect.js';
-import { COLLECTORS } from '../collectors/registry.js';
 import { createLogger } from '../log.js';
 import { freeChunks } from '../metrics/exposition.js';
-import { SelfMetrics } from '../metrics/self.js';
-import { createHandler } from './server.js';
-import { Target } from './target.js';
 
 const N = 2000;
 /** The synthetic daemon's clock: its counters change only when a test moves it. */
@@ -61,8 +57,7 @@ function get(
 describe('recycled exposition chunks', () => {
   let dir: string;
   let d: SyntheticCharon;
-  let server: http.Server;
-  let target: Target;
+  let served: Served;
   let url: string;
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sswe-recycle-'));
@@ -72,30 +67,15 @@ describe('recycled exposition chunks', () => {
       socketPath: path.join(dir, 'charon.vici'),
       clock: () => now,
     });
-    const log = createLogger('error', 'logfmt', () => {});
-    target = new Target({
-      name: 'default',
-      address: d.address,
-      timeoutMs: 20_000,
-      collectors: COLLECTORS.filter((c) => c.defaultEnabled),
-      log,
-    });
-    server = http.createServer(
-      createHandler({
-        target,
-        telemetryPath: '/metrics',
-        selfMetrics: new SelfMetrics(true),
-        version: '9.9.9',
-        log,
-      }),
+    served = await serve(
+      d.address,
+      createLogger('error', 'logfmt', () => {}),
+      { timeoutMs: 20_000 },
     );
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = served.url;
   });
   after(async () => {
-    target.close();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await served.close();
     await d.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });

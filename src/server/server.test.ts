@@ -1,51 +1,19 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { fixtureReply, serveLabFixtures } from '../../test/fake-charon/fixtures.js';
 import { FakeCharon } from '../../test/fake-charon/server.js';
 import { parseExposition, value } from '../../test/helpers/exposition.js';
-import { COLLECTORS } from '../collectors/registry.js';
+import { serve as serveWith } from '../../test/helpers/serve.js';
 import { createLogger } from '../log.js';
-import { SelfMetrics } from '../metrics/self.js';
 import { PacketType } from '../vici/index.js';
-import { createHandler } from './server.js';
-import { Target } from './target.js';
 
 const logs: string[] = [];
 const log = createLogger('info', 'logfmt', (s) => logs.push(s));
 
-async function serve(address: string, timeoutMs = 5000) {
-  const target = new Target({
-    name: 'default',
-    address,
-    timeoutMs,
-    collectors: COLLECTORS.filter((c) => c.defaultEnabled),
-    log,
-  });
-  const server = http.createServer(
-    createHandler({
-      target,
-      telemetryPath: '/metrics',
-      selfMetrics: new SelfMetrics(true),
-      version: '9.9.9',
-      log,
-    }),
-  );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    target,
-    close: async () => {
-      target.close();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
+const serve = (address: string, timeoutMs = 5000) => serveWith(address, log, { timeoutMs });
 
 describe('HTTP server', () => {
   const fake = serveLabFixtures(new FakeCharon());
