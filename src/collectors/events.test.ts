@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeCharon } from '../../test/fake-charon/server.js';
 import { select, value } from '../../test/helpers/exposition.js';
-import { quietLog, scrapeFake, VERSION_REPLY } from '../../test/helpers/scrape.js';
+import { quietLog, scrapeFake, success, VERSION_REPLY } from '../../test/helpers/scrape.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -156,6 +156,44 @@ describe('events collector: the subscription', () => {
         const q = (await scrapeFake(fake, [ev])).p;
         counted = select(q, 'strongswan_ike_sa_events_total', { conn: 'gw', event: 'up' })[0]?.value ?? 0;
       }
+    } finally {
+      ev.detach();
+      await fake.close();
+    }
+  });
+});
+
+describe('events collector: a failed listing', () => {
+  it('keeps its series (as they stood, never lower) in the scrape that reports the failure', async () => {
+    const fake = new FakeCharon();
+    await fake.listenUnix();
+    let failing = false;
+    const listed = {
+      gw: { uniqueid: '1', state: 'ESTABLISHED', 'child-sas': { 'net-1': child(1, 'c1', 5000) } },
+    };
+    fake
+      .on('version', () => ({ response: VERSION_REPLY }))
+      .on('list-sas', () =>
+        failing
+          ? { response: { success: 'no', errmsg: 'busy' } }
+          : { events: [{ name: 'list-sa', message: listed }], response: {} },
+      )
+      .on('list-conns', () => ({ response: {} }));
+    const ev = events.attach?.({ address: fake.address, timeoutMs: 2000, log: quietLog }) as Collector & {
+      detach(): void;
+    };
+    try {
+      const bytesIn = (q: Parameters<typeof select>[0]) =>
+        select(q, 'strongswan_conn_child_bytes_total', { conn: 'gw', child: 'net', direction: 'in' })[0]
+          ?.value;
+      const ok = (await scrapeFake(fake, [ev])).p;
+      assert.equal(success(ok, 'events'), 1);
+      assert.equal(bytesIn(ok), 5000);
+      failing = true;
+      const failed = (await scrapeFake(fake, [ev])).p;
+      assert.equal(success(failed, 'events'), 0, 'the failure is reported');
+      assert.equal(bytesIn(failed), 5000, 'the series is still there, not lower');
+      assert.equal(select(failed, 'strongswan_exporter_events_connected').length, 1);
     } finally {
       ev.detach();
       await fake.close();

@@ -341,7 +341,19 @@ class EventsCollector implements Collector {
       }
       listed = true;
     }
-    const totals = st.endScrape(listed);
+    this.write(out, st.endScrape(listed));
+  }
+
+  /**
+   * When this scrape's listings failed (collect threw): the counters as they stand, so that the
+   * series do not vanish from the scrape that reports the failure (success 0).
+   */
+  down(out: Parameters<Collector['collect']>[1]): void {
+    this.write(out, this.state.endScrape(false));
+  }
+
+  private write(out: Parameters<Collector['collect']>[1], totals: ReadonlyMap<string, ChildTotals>): void {
+    const st = this.state;
     out.sample(F.eventsConnected, '', this.connected ? 1 : 0);
     for (const s of st.ikeEvents.values()) out.put(F.ikeSaEvents, s.bytes, null, s.value);
     for (const s of st.childEvents.values()) out.put(F.childSaEvents, s.bytes, null, s.value);
