@@ -48,7 +48,7 @@ describe('EventState: traffic per child config', () => {
     );
     assert.equal(scrape(st, [child(1, 'aa', 1600), child(2, 'bb', 300)]), 1900);
     assert.equal(scrape(st, [child(2, 'bb', 800)]), 2400);
-    assert.deepEqual(st.childEvents.get(`gw${SEP}net${SEP}rekey`)?.value, 1);
+    assert.deepEqual(st.childEvents('gw', 'net', 'rekey'), 1);
   });
 
   it('counts a tunnel flap once: down with final counters, then a new SA from 0', () => {
@@ -62,10 +62,10 @@ describe('EventState: traffic per child config', () => {
       sec({ up: 'yes', gw: { uniqueid: '2', 'child-sas': { 'net-2': child(2, 'cc', 0) } } }),
     );
     assert.equal(scrape(st, [child(2, 'cc', 50)]), 750);
-    assert.equal(st.ikeEvents.get(`gw${SEP}down`)?.value, 1);
-    assert.equal(st.ikeEvents.get(`gw${SEP}up`)?.value, 1);
-    assert.equal(st.childEvents.get(`gw${SEP}net${SEP}down`)?.value, 1);
-    assert.equal(st.childEvents.get(`gw${SEP}net${SEP}up`)?.value, 1);
+    assert.equal(st.ikeEvents('gw', 'down'), 1);
+    assert.equal(st.ikeEvents('gw', 'up'), 1);
+    assert.equal(st.childEvents('gw', 'net', 'down'), 1);
+    assert.equal(st.childEvents('gw', 'net', 'up'), 1);
   });
 
   it('credits an SA that vanished unseen with what the last scrape saw, and a restarted daemon reusing ids', () => {
@@ -106,8 +106,8 @@ describe('EventState: traffic per child config', () => {
     assert.equal(st.alerts.get('peer-auth-failed')?.value, 2);
     st.known('site');
     st.known('site', 'net1');
-    assert.equal(st.ikeEvents.get(`site${SEP}rekey`)?.value, 0);
-    assert.equal(st.childEvents.get(`site${SEP}net1${SEP}up`)?.value, 0);
+    assert.equal(st.ikeEvents('site', 'rekey'), 0);
+    assert.equal(st.childEvents('site', 'net1', 'up'), 0);
     st.beginScrape();
     assert.deepEqual(st.endScrape(true).get(`site${SEP}net1`)?.reported, [0, 0, 0, 0]);
   });
