@@ -102,7 +102,11 @@ describe('deploy/docker/Dockerfile (static; the image build is not run here)', (
     for (const k of ['title', 'description', 'licenses', 'version']) {
       assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${k}=`), k);
     }
-    assert.deepEqual(JSON.parse(one(runtime, 'ENTRYPOINT')), ['node', '/app/dist/src/cli/main.js']);
+    assert.deepEqual(JSON.parse(one(runtime, 'ENTRYPOINT')), [
+      'node',
+      '--max-semi-space-size=8',
+      '/app/dist/src/cli/main.js',
+    ]);
     assert.match(one(runtime, 'HEALTHCHECK'), /CMD \[.*\/-\/healthy/);
   });
 
@@ -155,13 +159,14 @@ describe('deploy/docker/Dockerfile (static; the image build is not run here)', (
       else fs.cpSync(path.join(src, m[1] as string), to, { recursive: true });
     }
     const entry = JSON.parse(one(runtime, 'ENTRYPOINT')) as string[];
-    const main = (entry[1] as string).replace(/^\/app\//, `${app}/`);
-    const v = spawnSync(process.execPath, [main, '--version'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(entry[0], 'node');
+    const args = entry.slice(1).map((a) => a.replace(/^\/app\//, `${app}/`));
+    const v = spawnSync(process.execPath, [...args, '--version'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(v.status, 0, v.stderr);
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     assert.match(v.stdout, new RegExp(`^strongswan_exporter ${pkg.version.replace(/\./g, '\\.')} `));
     const cmd = JSON.parse(one(runtime, 'CMD')) as string[];
-    const h = spawnSync(process.execPath, [main, ...cmd, '--help'], { encoding: 'utf8', timeout: 30_000 });
+    const h = spawnSync(process.execPath, [...args, ...cmd, '--help'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(h.status, 0, `CMD ${cmd.join(' ')} is accepted: ${h.stderr}`);
   });
 

@@ -4,11 +4,12 @@
 // and a failing `query` with one line and a non-zero exit. The tarball is made from the current dist/
 // (run after `npx tsc -p .`), with --ignore-scripts so that packing does not rebuild the tree.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT } from '../e2e/lab.js';
 
 interface PackInfo {
@@ -75,7 +76,7 @@ describe('npm pack: a package that installs globally and runs', { timeout: 180_0
     if (extra.length > 0) t.diagnostic(`also packed, not needed at runtime: ${extra.join(', ')}`);
   });
 
-  it('installs globally (runtime dependencies only) and runs', (t) => {
+  it('installs globally (runtime dependencies only) and runs', async (t) => {
     const prefix = path.join(tmp, 'prefix');
     const t0 = Date.now();
     const r = spawnSync(
@@ -113,6 +114,20 @@ describe('npm pack: a package that installs globally and runs', { timeout: 180_0
       v.stdout,
       new RegExp(`^strongswan_exporter ${pkg.version.replace(/\./g, '\\.')} \\(node v\\d+`),
     );
+
+    // The bin's shebang gives node its flags (a smaller young generation, see src/cli/main.ts).
+    const running = spawn(bin, ['--web.listen-address', '127.0.0.1:0'], { stdio: 'ignore' });
+    try {
+      let argv: string[] = [];
+      for (let i = 0; path.basename(argv[0] ?? '') !== 'node'; i++) {
+        assert.ok(i < 100, 'the bin started node');
+        await sleep(50);
+        argv = fs.readFileSync(`/proc/${running.pid}/cmdline`, 'utf8').split('\0');
+      }
+      assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
+    } finally {
+      running.kill();
+    }
 
     const h = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(h.status, 0, h.stderr);
