@@ -23,6 +23,7 @@ import { COLLECTORS } from '../src/collectors/registry.js';
 import { Target } from '../src/server/target.js';
 import { ViciClient } from '../src/vici/index.js';
 import {
+  binNodeFlags,
   cpuMs,
   freePort,
   kill,
@@ -276,6 +277,7 @@ async function partB(address: string, dir: string): Promise<string[]> {
         profDir,
         '--cpu-prof-interval',
         '500',
+        ...binNodeFlags(CLI),
         CLI,
         '--vici.address',
         address,

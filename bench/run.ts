@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  binNodeFlags,
   countSeries,
   cpuMs,
   freePort,
@@ -44,6 +45,7 @@ const SERVER = path.join(ROOT, 'dist/bench/synthetic-charon.js');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
 const env = process.env;
+
 const intList = (v: string | undefined, def: number[]) =>
   v === undefined || v.trim() === '' ? def : v.split(',').map((s) => Number(s.trim()));
 const SETTINGS = {
@@ -57,7 +59,8 @@ const SETTINGS = {
   swanctl:
     env.BENCH_SWANCTL ?? ['/usr/sbin/swanctl', '/usr/bin/swanctl'].find((p) => fs.existsSync(p)) ?? 'swanctl',
   exporterArgs: (env.BENCH_EXPORTER_ARGS ?? '').split(' ').filter((s) => s !== ''),
-  nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter((s) => s !== ''),
+  /** node flags for the exporter: the bin's own (from its shebang), then BENCH_NODE_ARGS. */
+  nodeArgs: [...binNodeFlags(CLI), ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter((s) => s !== '')],
   out: env.BENCH_OUT ?? path.join(ROOT, 'bench/results'),
   /**
    * What times the scrapes: curl (a C client, like swanctl a process of its own; the default where it

@@ -338,3 +338,10 @@ export function startServerChild(script: string, args: string[], timeoutMs: numb
     throw err;
   });
 }
+
+/** The node flags a script's shebang gives (`#!/usr/bin/env -S node FLAGS`): benchmarks run the bin as users do. */
+export function binNodeFlags(script: string): string[] {
+  const first = fs.readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node (.*)$/.exec(first);
+  return m ? (m[1] as string).split(' ').filter((x) => x !== '') : [];
+}
