@@ -16,7 +16,6 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { CONNS_SHAPE, type Collector } from '../src/collectors/collector.js';
 import { COLLECTORS } from '../src/collectors/registry.js';
@@ -24,22 +23,22 @@ import { Target } from '../src/server/target.js';
 import { ViciClient } from '../src/vici/index.js';
 import {
   binNodeFlags,
+  CLI,
   cpuMs,
   freePort,
   kill,
   killAllNow,
   median,
   memory,
+  ROOT,
   rawListSas,
+  SERVER,
   scrape,
   sleep,
   startServerChild,
   track,
 } from './lib/proc.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SERVER = path.join(ROOT, 'dist/bench/synthetic-charon.js');
-const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const N = Number(process.env.PROFILE_N ?? 10_000);
 const C = Number(process.env.PROFILE_CHILDREN ?? 2);
 const ROUNDS = Number(process.env.PROFILE_ROUNDS ?? 5);

@@ -20,9 +20,9 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   binNodeFlags,
+  CLI,
   countSeries,
   cpuMs,
   freePort,
@@ -30,8 +30,10 @@ import {
   killAllNow,
   median,
   memory,
+  ROOT,
   rawListSas,
   runTimed,
+  SERVER,
   type ServerChild,
   scrape,
   sleep,
@@ -39,10 +41,6 @@ import {
   track,
   within,
 } from './lib/proc.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SERVER = path.join(ROOT, 'dist/bench/synthetic-charon.js');
-const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
 const env = process.env;
 

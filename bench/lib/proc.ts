@@ -5,7 +5,15 @@ import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { encodePacket, PacketType } from '../../src/vici/index.js';
+import type { SyntheticStats } from '../synthetic-charon.js';
+
+/** The repository, and the built synthetic daemon and exporter CLI the benchmarks run. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const SERVER = path.join(ROOT, 'dist/bench/synthetic-charon.js');
+export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
 // ---- children ----
 
@@ -275,18 +283,8 @@ export function rawListSas(
 
 // ---- the synthetic daemon as a child process ----
 
-export interface ServerStats {
-  listings: {
-    command: string;
-    events: number;
-    bytes: number;
-    buildMs: number;
-    sendMs: number;
-    cached: boolean;
-  }[];
-  prepareMs: number;
-  requests: Record<string, number>;
-}
+/** What the forked synthetic daemon reports over IPC (its own stats, see synthetic-charon.ts). */
+export type ServerStats = Pick<SyntheticStats, 'listings' | 'prepareMs' | 'requests'>;
 
 export interface ServerChild {
   process: ChildProcess;

@@ -1,7 +1,7 @@
 // Collector `conns`: configured connections from list-conns, joined with list-sas, so that a tunnel
 // that is down reads 0 instead of vanishing: strongswan_conn_up, _child_up, _ike_sas, _info.
 
-import { escapeLabelValue, labelBytes, renderLabels } from '../metrics/exposition.js';
+import { labelBytes, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, subSections } from '../vici/index.js';
 import type { Collector } from './collector.js';
@@ -57,7 +57,7 @@ export const conns: Collector = {
         out.put(
           F.connChildUp,
           label,
-          labelBytes(`,child="${escapeLabelValue(child)}"`),
+          labelBytes(`,${renderLabels(['child'], [child])}`),
           st?.installedChildren.includes(child) ? 1 : 0,
         );
       }

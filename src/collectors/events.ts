@@ -120,7 +120,7 @@ export class EventState {
     return c;
   }
 
-  /** How many IKE SA events of this kind the connection had (for tests and the writer). */
+  /** How many IKE SA events of this kind the connection had (for tests). */
   ikeEvents(conn: string, event: EventName): number | undefined {
     return this.conns.get(conn)?.events[EVENT_INDEX[event]];
   }

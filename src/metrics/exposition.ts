@@ -76,7 +76,7 @@ function newChunk(size: number): Buffer {
   return b;
 }
 
-/** Chunks waiting to be reused (for tests and the benchmark). */
+/** Chunks waiting to be reused (for tests). */
 export function freeChunks(): number {
   return FREE_CHUNKS.length;
 }
@@ -118,6 +118,22 @@ class Body {
   bytes(b: Uint8Array): void {
     this.buf.set(b, this.off);
     this.off += b.length;
+  }
+
+  /**
+   * End a line after its labels: `} VALUE\n`. A string value must be a decimal number (see
+   * `writeDecimal`); for one that is not, nothing is written and false is returned.
+   */
+  end(value: number | string): boolean {
+    const buf = this.buf;
+    let off = this.off;
+    buf[off++] = 0x7d; // }
+    buf[off++] = 0x20;
+    off = typeof value === 'string' ? writeDecimal(buf, off, value) : writeNumber(buf, off, value);
+    if (off < 0) return false;
+    buf[off++] = 0x0a;
+    this.off = off;
+    return true;
   }
 }
 
@@ -237,13 +253,7 @@ export class Exposition {
       b.room(room + VALUE_ROOM);
       b.bytes(head);
       b.text(labels);
-      const buf = b.buf;
-      let off = b.off;
-      buf[off++] = 0x7d; // }
-      buf[off++] = 0x20;
-      off = writeNumber(buf, off, value);
-      buf[off++] = 0x0a;
-      b.off = off;
+      b.end(value);
       return;
     }
     b.room(room + value.length * 3);
@@ -265,17 +275,10 @@ export class Exposition {
     b.bytes(head);
     b.bytes(labels);
     if (suffix !== null) b.bytes(suffix);
-    const buf = b.buf;
-    let off = b.off;
-    buf[off++] = 0x7d; // }
-    buf[off++] = 0x20;
-    off = typeof value === 'string' ? writeDecimal(buf, off, value) : writeNumber(buf, off, value);
-    if (off < 0) {
+    if (!b.end(value)) {
       b.off = start;
       return false;
     }
-    buf[off++] = 0x0a;
-    b.off = off;
     this.samples++;
     return true;
   }

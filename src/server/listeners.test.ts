@@ -40,6 +40,7 @@ describe('HTTP listeners under hostile clients', () => {
   const fake = serveLabFixtures(new FakeCharon());
   let server: Server;
   let target: Target;
+  let handler: ReturnType<typeof createHandler>;
   let port = 0;
   before(async () => {
     target = new Target({
@@ -49,7 +50,7 @@ describe('HTTP listeners under hostile clients', () => {
       collectors: COLLECTORS.filter((c) => c.defaultEnabled && c.name !== 'events'),
       log,
     });
-    const handler = createHandler({
+    handler = createHandler({
       target,
       telemetryPath: '/metrics',
       selfMetrics: new SelfMetrics(false),
@@ -106,13 +107,6 @@ describe('HTTP listeners under hostile clients', () => {
 
   it('serves 200 concurrent scrapers, all complete, with bounded memory', async () => {
     // The production limits: the tight ones above would race the client's keep-alive reuse.
-    const handler = createHandler({
-      target,
-      telemetryPath: '/metrics',
-      selfMetrics: new SelfMetrics(false),
-      version: 't',
-      log,
-    });
     const prod = createServer(handler, undefined);
     const base = `http://127.0.0.1:${(await listen(prod, { host: '127.0.0.1', port: 0 })).split(':').pop()}`;
     after(async () => {
