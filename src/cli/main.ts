@@ -1,9 +1,11 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=8 --expose-gc
 
 // The bin: `strongswan_exporter [flags]` serves metrics; `strongswan_exporter query ...` runs one
 // VICI command. The only place that calls process.exit; errors become one line on stderr.
 // The smaller young generation (8 MB semi-spaces instead of 16) lowers the peak RSS of scrapes of
 // 10,000 tunnels from 326 to 307 MB at the same speed (three alternating runs of each).
+// --expose-gc lets a big scrape be followed by a full collection once it is written out
+// (server/target.ts, GC_AFTER_SAMPLES): peak RSS at 10,000 tunnels 327 to 245-249 MB, same speed.
 
 import { runExporter } from './exporter.js';
 import { runQuery } from './query.js';

@@ -19,7 +19,24 @@ export interface TargetOptions {
   collectors: readonly Collector[];
   log: Logger;
   options?: CollectorOptions;
+  /**
+   * Called once a big scrape (see GC_AFTER_SAMPLES) has been written out to every client: by
+   * default a full garbage collection when node runs with --expose-gc (the bin and the Docker image
+   * start it so), else nothing.
+   */
+  afterBigScrape?: () => void;
 }
+
+/**
+ * A scrape of at least this many samples is followed by a full garbage collection once written out:
+ * what it left in the old generation (its decoded replies outlive a few young collections) is
+ * freed then, not at the height of the next scrape. At 10,000 IKE SAs (832,000 samples) this takes
+ * about 20 ms and lowers the next scrapes' peak RSS by 20-50 MB (README, Performance).
+ */
+export const GC_AFTER_SAMPLES = 100_000;
+
+const exposedGc = (globalThis as { gc?: () => void }).gc;
+const fullGc = exposedGc === undefined ? () => {} : () => exposedGc();
 
 export class ScrapeOutcome {
   /** Responses made from this outcome, by kind (format, compression): shared by every joined scrape. */
@@ -30,6 +47,7 @@ export class ScrapeOutcome {
   constructor(
     readonly up: boolean,
     readonly exposition: Exposition,
+    private readonly afterBig: () => void = () => {},
   ) {}
 
   /**
@@ -59,7 +77,10 @@ export class ScrapeOutcome {
   private maybeRecycle(): void {
     if (this.open || !this.held || this.holds > 0) return;
     this.responses.clear();
+    const big = this.exposition.samples >= GC_AFTER_SAMPLES;
     this.exposition.recycle();
+    // After the other 'finish' listeners of the last response: nothing waits for this.
+    if (big) setImmediate(this.afterBig);
   }
 
   /** The response made by `make` for `key`, made once. */
@@ -105,7 +126,7 @@ export class Target {
       this.opts.options ?? DEFAULT_OPTIONS,
     )
       .then((r) => {
-        const outcome = new ScrapeOutcome(r.up, r.exposition);
+        const outcome = new ScrapeOutcome(r.up, r.exposition, this.opts.afterBigScrape ?? fullGc);
         // Joined scrapes resume in this turn's microtasks and take their holds there.
         setImmediate(() => outcome.closeJoins());
         return outcome;

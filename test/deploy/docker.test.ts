@@ -105,6 +105,7 @@ describe('deploy/docker/Dockerfile (static; the image build is not run here)', (
     assert.deepEqual(JSON.parse(one(runtime, 'ENTRYPOINT')), [
       'node',
       '--max-semi-space-size=8',
+      '--expose-gc',
       '/app/dist/src/cli/main.js',
     ]);
     assert.match(one(runtime, 'HEALTHCHECK'), /CMD \[.*\/-\/healthy/);

@@ -115,7 +115,8 @@ describe('npm pack: a package that installs globally and runs', { timeout: 180_0
       new RegExp(`^strongswan_exporter ${pkg.version.replace(/\./g, '\\.')} \\(node v\\d+`),
     );
 
-    // The bin's shebang gives node its flags (a smaller young generation, see src/cli/main.ts).
+    // The bin's shebang gives node its flags (a smaller young generation, a full GC after a big
+    // scrape; see src/cli/main.ts).
     const running = spawn(bin, ['--web.listen-address', '127.0.0.1:0'], { stdio: 'ignore' });
     try {
       let argv: string[] = [];
@@ -125,6 +126,7 @@ describe('npm pack: a package that installs globally and runs', { timeout: 180_0
         argv = fs.readFileSync(`/proc/${running.pid}/cmdline`, 'utf8').split('\0');
       }
       assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
+      assert.ok(argv.includes('--expose-gc'), argv.join(' '));
     } finally {
       running.kill();
     }

@@ -18,7 +18,7 @@ export interface Served {
 export async function serve(
   address: string,
   log: Logger,
-  opts: { timeoutMs?: number; collectors?: readonly Collector[] } = {},
+  opts: { timeoutMs?: number; collectors?: readonly Collector[]; afterBigScrape?: () => void } = {},
 ): Promise<Served> {
   const target = new Target({
     name: 'default',
@@ -26,6 +26,7 @@ export async function serve(
     timeoutMs: opts.timeoutMs ?? 5000,
     collectors: opts.collectors ?? COLLECTORS.filter((c) => c.defaultEnabled),
     log,
+    ...(opts.afterBigScrape ? { afterBigScrape: opts.afterBigScrape } : {}),
   });
   const server = http.createServer(
     createHandler({

@@ -1,0 +1,75 @@
+// A big scrape is followed by one full garbage collection once every response made from it is written
+// out (target.ts, GC_AFTER_SAMPLES); a small one is not.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type SyntheticCharon, startSyntheticCharon } from '../../bench/synthetic-charon.js';
+import { type Served, serve } from '../../test/helpers/serve.js';
+import { createLogger } from '../log.js';
+import { GC_AFTER_SAMPLES } from './target.js';
+
+const log = createLogger('error', 'logfmt', () => {});
+
+async function get(url: string): Promise<number> {
+  const r = await fetch(`${url}/metrics`);
+  const body = await r.text();
+  assert.equal(r.status, 200);
+  return body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+}
+
+describe('full garbage collection after a big scrape', () => {
+  let dir: string;
+  const daemons: SyntheticCharon[] = [];
+  const served: Served[] = [];
+  let big: Served;
+  let small: Served;
+  const calls = { big: 0, small: 0 };
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sswe-gc-'));
+    for (const [n, name] of [
+      [2000, 'big'],
+      [50, 'small'],
+    ] as const) {
+      const d = await startSyntheticCharon({
+        ikeSas: n,
+        childrenPerIke: 2,
+        socketPath: path.join(dir, `${name}.vici`),
+      });
+      daemons.push(d);
+      const s = await serve(d.address, log, {
+        timeoutMs: 20_000,
+        afterBigScrape: () => {
+          calls[name]++;
+        },
+      });
+      served.push(s);
+      if (name === 'big') big = s;
+      else small = s;
+    }
+  });
+  after(async () => {
+    for (const s of served) await s.close();
+    for (const d of daemons) await d.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs once per big scrape, after its responses, and never for a small one', async () => {
+    assert.ok((await get(big.url)) >= GC_AFTER_SAMPLES, 'the big daemon makes a big scrape');
+    await sleep(50);
+    assert.equal(calls.big, 1);
+
+    // Joined scrapes share one query: one collection for all of them.
+    const queries = big.target.stats.queries;
+    await Promise.all([get(big.url), get(big.url), get(big.url)]);
+    await sleep(50);
+    assert.equal(calls.big, 1 + big.target.stats.queries - queries);
+
+    assert.ok((await get(small.url)) < GC_AFTER_SAMPLES);
+    await get(small.url);
+    await sleep(50);
+    assert.equal(calls.small, 0);
+  });
+});
