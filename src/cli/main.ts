@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --expose-gc
+#!/usr/bin/env -S node --max-semi-space-size=4 --expose-gc
 
 // The bin: `strongswan_exporter [flags]` serves metrics; `strongswan_exporter query ...` runs one
 // VICI command. The only place that calls process.exit; errors become one line on stderr.

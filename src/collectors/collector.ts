@@ -3,7 +3,7 @@
 // Exposition that is kept only when the collector succeeds. One list-sas stream feeds every collector
 // that walks the SAs. Collectors never throw past runScrape; failures become success=0 and a log line.
 
-import { Exposition, renderLabels } from '../metrics/exposition.js';
+import { deflateCatchUp, Exposition, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import {
   isSection,
@@ -139,6 +139,8 @@ class SharedSaStream {
             }
           }
         }
+        // A scrape for a gzip client waits here when deflating falls behind (see Exposition).
+        return deflateCatchUp();
       },
       { timeoutMs: ctx.timeLeft(), decode: { text: true } },
     );
@@ -151,7 +153,10 @@ export interface ScrapeResult {
   exposition: Exposition;
 }
 
-/** Run one scrape of `collectors` against the client, bounded by `timeoutMs`. Never rejects. */
+/**
+ * Run one scrape of `collectors` against the client, bounded by `timeoutMs`. Never rejects.
+ * `deflate`: the scrape is made for a gzip client (see Exposition).
+ */
 export async function runScrape(
   client: ViciClient,
   collectors: readonly Collector[],
@@ -159,6 +164,7 @@ export async function runScrape(
   log: Logger,
   clock: () => number = Date.now,
   options: CollectorOptions = DEFAULT_OPTIONS,
+  deflate = false,
 ): Promise<ScrapeResult> {
   const started = Date.now();
   const nowSeconds = Math.floor(clock() / 1000);
@@ -200,7 +206,7 @@ export async function runScrape(
     },
   };
   const shared = new SharedSaStream(() => ctx);
-  const out = new Exposition();
+  const out = new Exposition(deflate);
 
   try {
     // The first call of the scrape gets the whole budget, so its timeout message names the configured one.
@@ -216,7 +222,7 @@ export async function runScrape(
   const results = await Promise.all(
     collectors.map(async (c) => {
       const t0 = performance.now();
-      const mine = new Exposition();
+      const mine = new Exposition(deflate);
       let ok = false;
       if (up || c.live === false) {
         try {
@@ -229,7 +235,7 @@ export async function runScrape(
         }
       }
       if (!ok && c.down) {
-        const d = new Exposition();
+        const d = new Exposition(deflate);
         c.down(d);
         out.absorb(d);
       }

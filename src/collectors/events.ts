@@ -11,7 +11,7 @@
 // passed beyond that. An SA that vanishes without an event (missed while disconnected, daemon restart)
 // is credited with what the last scrape saw. Values are float64: exact up to 2^53 bytes.
 
-import { labelBytes, renderLabels } from '../metrics/exposition.js';
+import { LabelArena, labelBytes, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, subSections, ViciClient, type ViciSection, ViciUnknownEventError } from '../vici/index.js';
 import { type Collector, describe, type Logger, type TargetEnv } from './collector.js';
@@ -110,11 +110,13 @@ export class EventState {
   private readonly sas = new Map<string, SaEntry>();
   private scrapeNo = 0;
   received = 0;
+  /** The label bytes of conns, totals and alerts. */
+  private readonly arena = new LabelArena();
 
   private conn(conn: string): ConnRecord {
     let c = this.conns.get(conn);
     if (c === undefined) {
-      c = { bytes: labelBytes(renderLabels(['conn'], [conn])), events: [0, 0, 0] };
+      c = { bytes: this.arena.keep(renderLabels(['conn'], [conn])), events: [0, 0, 0] };
       this.conns.set(conn, c);
     }
     return c;
@@ -135,7 +137,7 @@ export class EventState {
     let t = this.totals.get(key);
     if (t === undefined) {
       t = {
-        bytes: labelBytes(renderLabels(['conn', 'child'], [conn, child])),
+        bytes: this.arena.keep(renderLabels(['conn', 'child'], [conn, child])),
         events: [0, 0, 0],
         finished: ZERO(),
         live: ZERO(),
@@ -188,7 +190,7 @@ export class EventState {
       const type = str(msg.type) ?? '';
       let a = this.alerts.get(type);
       if (a === undefined) {
-        a = { bytes: labelBytes(renderLabels(F.alerts.labels, [type])), value: 0 };
+        a = { bytes: this.arena.keep(renderLabels(F.alerts.labels, [type])), value: 0 };
         this.alerts.set(type, a);
       }
       a.value++;

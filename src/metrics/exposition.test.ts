@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import zlib from 'node:zlib';
 import fc from 'fast-check';
+import { gzipParts, plainParts } from '../server/gzip.js';
 import {
   Exposition,
   escapeLabelValue,
   formatValue,
+  freeChunks,
   isDecimal,
   labelBytes,
   renderLabels,
@@ -109,5 +112,53 @@ describe('exposition', () => {
       }),
       { numRuns: 200, seed: 20261128 },
     );
+  });
+});
+
+describe('a deflating exposition (a scrape for a gzip client)', () => {
+  /** What two collectors and the scrape itself write: big families (several 256 KiB chunks), small ones. */
+  function scrape(deflate: boolean): Exposition {
+    const out = new Exposition(deflate);
+    for (const seed of [7, 13]) {
+      const mine = new Exposition(deflate);
+      for (let i = 0; i < 12_000; i++) {
+        const l = labelBytes(renderLabels(['conn', 'ike_id'], [`gw-${(i * seed) % 997}-ü"\\`, String(i)]));
+        mine.put(F.childSaBytes, l, labelBytes(',direction="in"'), String(i * seed * 1_000_003));
+        mine.put(F.ikeSaEstablished, l, null, i / seed);
+        if (i % 1000 === 0) mine.sample(F.connUp, `conn="c${i}"`, 1);
+      }
+      mine.sample(F.up, '', seed);
+      out.absorb(mine);
+    }
+    out.sample(F.collectorSuccess, 'collector="x"', 1);
+    return out;
+  }
+
+  it('gives the text of a plain one, deflated while written, to gzip and to plain clients', async () => {
+    for (const format of ['prometheus', 'openmetrics'] as const) {
+      const want = scrape(false).text(format);
+      assert.ok(want.length > 2_000_000, `${want.length} bytes: several full-size chunks per family`);
+      const e = scrape(true);
+      assert.throws(() => e.render(format), /deflating/);
+      const parts = await e.parts(format);
+      assert.ok(
+        parts.some((p) => !Buffer.isBuffer(p)),
+        'big families are deflated runs',
+      );
+      assert.equal(zlib.gunzipSync(Buffer.concat(await gzipParts(parts))).toString('utf8'), want);
+      assert.equal(Buffer.concat(await plainParts(parts)).toString('utf8'), want);
+      assert.equal(e.samples, scrape(false).samples);
+    }
+  });
+
+  it('hands its chunks back as they are deflated, and its deflated runs on recycle', async () => {
+    const e = scrape(true);
+    const parts = await e.parts();
+    const duringScrape = freeChunks();
+    assert.ok(duringScrape > 0, 'chunks came back while the exposition was still alive');
+    e.recycle();
+    assert.ok(freeChunks() > duringScrape, 'the chunks holding the deflated runs come back on recycle');
+    // what the parts held was not overwritten by recycling alone
+    assert.ok(parts.length > 0);
   });
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { gzipChunks } from './gzip.js';
+import fc from 'fast-check';
+import type { Part } from '../metrics/exposition.js';
+import { crc32Combine, gzipChunks, gzipParts, plainParts } from './gzip.js';
 
 describe('parallel gzip', () => {
   it('keeps the CRC across empty chunks', async () => {
@@ -42,4 +44,70 @@ describe('parallel gzip', () => {
       if (size > 1000) assert.ok(gz.length < text.length / 2, `compressed ${text.length} -> ${gz.length}`);
     });
   }
+});
+
+describe('gzip of parts deflated as written', () => {
+  it('combines CRC-32s as the CRC-32 of the concatenation', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 3000 }), (a, b) => {
+        const whole = zlib.crc32(Buffer.concat([a, b]));
+        assert.equal(crc32Combine(zlib.crc32(a), zlib.crc32(b), b.length), whole >>> 0);
+      }),
+      { numRuns: 300 },
+    );
+    // lengths beyond 2^31 (a 4 GiB response): combining piecewise agrees with combining at once
+    const c = (n: number) => crc32Combine(0x12345678, 0x9abcdef0, n);
+    assert.equal(crc32Combine(crc32Combine(1, 0, 2 ** 31), 0, 2 ** 31), crc32Combine(1, 0, 2 ** 32));
+    assert.notEqual(c(2 ** 32), c(2 ** 32 + 1));
+  });
+
+  /** A run as a deflating exposition makes it: raw deflate pieces, each ending with a sync flush. */
+  function deflated(text: Buffer, pieces: number): Part {
+    const out: Buffer[] = [];
+    const step = Math.ceil(text.length / pieces) || 1;
+    for (let pos = 0; pos < text.length; pos += step)
+      out.push(
+        zlib.deflateRawSync(text.subarray(pos, pos + step), {
+          level: 1,
+          finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        }),
+      );
+    return { pieces: out, crc: zlib.crc32(text) >>> 0, len: text.length };
+  }
+
+  it('makes one gzip member of text and deflated runs; plain clients get the text', async () => {
+    const text = (n: number, seed: number) =>
+      Buffer.from(
+        Array.from({ length: n }, (_, i) => `m{a="${(i * seed) % 97}",b="${i}"} ${i * seed}\n`).join(''),
+      );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            deflate: fc.boolean(),
+            // empty, stored (<= 4 KiB), deflated here, and more than one stored block (> 64 KiB)
+            lines: fc.oneof(
+              fc.constant(0),
+              fc.integer({ min: 1, max: 100 }),
+              fc.integer({ min: 2000, max: 4000 }),
+            ),
+            pieces: fc.integer({ min: 1, max: 4 }),
+          }),
+          { maxLength: 8 },
+        ),
+        async (spec) => {
+          const texts = spec.map((p, i) => text(p.lines, i + 3));
+          const parts: Part[] = spec.map((p, i) =>
+            p.deflate ? deflated(texts[i] as Buffer, p.pieces) : (texts[i] as Buffer),
+          );
+          const want = Buffer.concat(texts);
+          const gz = Buffer.concat(await gzipParts(parts));
+          assert.deepEqual(zlib.gunzipSync(gz), want);
+          assert.equal(gz.readUInt32LE(gz.length - 4), want.length);
+          assert.deepEqual(Buffer.concat(await plainParts(parts)), want);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
 });

@@ -8,7 +8,7 @@ import { CONTENT_TYPES, Exposition, type Format, renderLabels } from '../metrics
 import { F } from '../metrics/families.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { Gate } from './auth.js';
-import { gzipChunks } from './gzip.js';
+import { gzipParts, plainParts } from './gzip.js';
 import { landingPage } from './landing.js';
 import { acceptsGzip, negotiateFormat } from './negotiate.js';
 import type { ScrapeOutcome, Target } from './target.js';
@@ -64,10 +64,10 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
     withSelf: boolean,
   ): Promise<Buffer[]> {
     const make = async () => {
-      const chunks = outcome ? outcome.exposition.render(format) : [];
-      if (withSelf) chunks.push(...info.render(format), Buffer.from(await opts.selfMetrics.text(format)));
-      if (format === 'openmetrics') chunks.push(EOF);
-      return gz ? [await gzipChunks(chunks)] : chunks;
+      const parts = outcome ? await outcome.exposition.parts(format) : [];
+      if (withSelf) parts.push(...info.render(format), Buffer.from(await opts.selfMetrics.text(format)));
+      if (format === 'openmetrics') parts.push(EOF);
+      return gz ? gzipParts(parts) : plainParts(parts);
     };
     return outcome ? outcome.response(`${format}|${gz}|${withSelf}`, make) : make();
   }
@@ -75,7 +75,7 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
   async function metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const format: Format = negotiateFormat(req.headers.accept);
     const gz = acceptsGzip(req.headers['accept-encoding']);
-    const outcome = opts.target ? await opts.target.scrape(headerTimeoutMs(req, offset)) : undefined;
+    const outcome = opts.target ? await opts.target.scrape(headerTimeoutMs(req, offset), gz) : undefined;
     if (outcome) res.once('finish', outcome.hold());
     sendChunks(req, res, CONTENT_TYPES[format], await body(outcome, format, gz, true), gz);
   }
@@ -98,7 +98,7 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
     }
     const format = negotiateFormat(req.headers.accept);
     const gz = acceptsGzip(req.headers['accept-encoding']);
-    const outcome = await target.scrape(headerTimeoutMs(req, offset));
+    const outcome = await target.scrape(headerTimeoutMs(req, offset), gz);
     res.once('finish', outcome.hold());
     sendChunks(req, res, CONTENT_TYPES[format], await body(outcome, format, gz, false), gz);
   }

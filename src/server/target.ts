@@ -108,8 +108,11 @@ export class Target {
     this.collectors = opts.collectors.map((c) => (c.attach ? c.attach(env) : c));
   }
 
-  /** Scrape, or join the scrape already under way. `timeoutMs` bounds a new query (default: the target's). */
-  scrape(timeoutMs = this.opts.timeoutMs): Promise<ScrapeOutcome> {
+  /**
+   * Scrape, or join the scrape already under way. `timeoutMs` bounds a new query (default: the
+   * target's); `deflate`: a new query is made for a gzip client (its text deflated as written).
+   */
+  scrape(timeoutMs = this.opts.timeoutMs, deflate = false): Promise<ScrapeOutcome> {
     if (this.inflight !== null) {
       this.stats.shared++;
       return this.inflight;
@@ -124,6 +127,7 @@ export class Target {
       log,
       Date.now,
       this.opts.options ?? DEFAULT_OPTIONS,
+      deflate,
     )
       .then((r) => {
         const outcome = new ScrapeOutcome(r.up, r.exposition, this.opts.afterBigScrape ?? fullGc);

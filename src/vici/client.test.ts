@@ -276,6 +276,40 @@ describe('ViciClient without a daemon', () => {
   });
 });
 
+describe('ViciClient stream backpressure', () => {
+  it('reads nothing more while a handler holds the listing back, then delivers the rest in order', async () => {
+    const fake = new FakeCharon();
+    const address = await fake.listenUnix();
+    // The first message, then the others 100 ms later (in a read of their own).
+    fake.on('list-sas', async (_r, conn) => {
+      conn.sendEvent('list-sa', sa('gw0', 1).message);
+      await sleep(100);
+      return { events: [1, 2, 3].map((i) => sa(`gw${i}`, i + 1)), response: {} };
+    });
+    const c = new ViciClient({ address, timeoutMs: 5000 });
+    try {
+      const got: [string, number][] = [];
+      const t0 = performance.now();
+      const r = await c.stream('list-sas', {}, (m) => {
+        got.push([Object.keys(m)[0] as string, performance.now() - t0]);
+        // Hold the listing back for 400 ms after the first message.
+        return got.length === 1 ? sleep(400) : undefined;
+      });
+      assert.equal(r.count, 4);
+      assert.deepEqual(
+        got.map(([n]) => n),
+        ['gw0', 'gw1', 'gw2', 'gw3'],
+      );
+      const [, first] = got[0] as [string, number];
+      const [, second] = got[1] as [string, number];
+      assert.ok(second - first >= 390, `the second message came ${second - first} ms after the first`);
+    } finally {
+      c.close();
+      await fake.close();
+    }
+  });
+});
+
 describe('ViciClient.reconnectNow', () => {
   it('reconnects the subscriptions at once instead of waiting out the backoff', async () => {
     const fake = new FakeCharon();

@@ -33,7 +33,15 @@ export interface OpOptions {
   budgetMs?: number;
 }
 
-export type StreamHandler = (msg: ViciSection, raw: RawPacket) => void;
+/**
+ * Gets each streamed message. It may return a promise to hold the listing back (backpressure): the
+ * socket is not read until the promise settles; the daemon waits, the timeout goes on.
+ */
+export type StreamHandler = (msg: ViciSection, raw: RawPacket) => unknown;
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
 
 interface Waiting {
   kind: 'command' | 'register' | 'unregister';
@@ -69,6 +77,8 @@ export class ViciConnection {
 
   /** EVENT packets that arrived with no listing and no subscriber: counted, never mixed in anywhere. */
   unexpectedEvents = 0;
+  /** Promises of a stream handler that hold reading back. */
+  private holds = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -230,7 +240,8 @@ export class ViciConnection {
         s.count++;
         if (s.error === undefined) {
           try {
-            s.handler(decodePacketMessage(p, s.decode), p);
+            const wait = s.handler(decodePacketMessage(p, s.decode), p);
+            if (isThenable(wait)) this.holdBack(wait);
           } catch (err) {
             s.error = err;
           }
@@ -259,6 +270,15 @@ export class ViciConnection {
     if (p.type === PacketType.CMD_UNKNOWN) w.reject(new ViciUnknownCommandError(w.name));
     else if (p.type === PacketType.EVENT_UNKNOWN) w.reject(new ViciUnknownEventError(w.name));
     else w.resolve(p);
+  }
+
+  /** Read nothing more from the socket until `wait` settles. */
+  private holdBack(wait: PromiseLike<unknown>): void {
+    if (this.holds++ === 0) this.socket.pause();
+    const release = () => {
+      if (--this.holds === 0 && !this.closedWith) this.socket.resume();
+    };
+    wait.then(release, release);
   }
 
   private fail(err: Error, quiet = false): void {
