@@ -1,9 +1,10 @@
 // The fast exposition path: collectors write samples straight into an Exposition while they walk a
 // VICI reply (no per-sample objects, no string per line): label bytes are made once per SA and copied
-// into each line, numbers are written digit by digit, all into 64 KiB chunks that are reused by the
+// into each line, numbers are written digit by digit, all into 256 KiB chunks that are reused by the
 // next scrape once a scrape's responses are written out. Samples of one family are kept together;
 // render() gives the Prometheus text format 0.0.4 or OpenMetrics 1.0.0 as the chunks themselves.
-// A scrape made for a gzip client deflates each big family's text as it is written (see Deflating).
+// A scrape made for a gzip client deflates each big family's text as it is written (see Deflating)
+// and parts() gives its response as text and deflated runs (server/gzip.ts puts them together).
 
 import zlib from 'node:zlib';
 import { ALL_FAMILIES, type Family } from './families.js';
@@ -56,7 +57,7 @@ function escapeHelp(h: string): string {
 /**
  * Sizes of the byte chunks a family's samples are written into: small first (4 KiB, 32 KiB), then
  * full-size chunks of 256 KiB. In a deflating exposition each full-size chunk is one deflate job
- * (jobs of 64 KiB cost half as much CPU again: 450 vs 290 ms for 90 MB).
+ * (jobs of 64 KiB would cost half as much CPU again: 450 vs 290 ms for 90 MB of text).
  */
 const FIRST_CHUNK = 1 << 12;
 const MAX_CHUNK = 1 << 18;
