@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeCharon, frame } from '../../test/fake-charon/server.js';
 import { ViciClient } from './client.js';
+import { encodeMessage } from './codec.js';
 import {
   ViciClosedError,
   ViciCommandError,
@@ -272,6 +277,37 @@ describe('ViciClient without a daemon', () => {
     } finally {
       c.close();
       await fake.close();
+    }
+  });
+});
+
+describe('ViciClient subscriptions', () => {
+  it('delivers an event that arrives in the same read as the confirmation of its registration', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sswe-confirm-'));
+    const sock = path.join(dir, 'charon.vici');
+    // A daemon that answers the registration with its confirmation and an event in one write.
+    const server = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () =>
+        s.write(
+          Buffer.concat([
+            frame(PacketType.EVENT_CONFIRM),
+            frame(PacketType.EVENT, 'child-updown', encodeMessage({ n: '1' })),
+          ]),
+        ),
+      );
+    });
+    await new Promise<void>((r) => server.listen(sock, r));
+    const c = new ViciClient({ address: `unix://${sock}`, timeoutMs: 2000 });
+    try {
+      const got: string[] = [];
+      await c.subscribe(['child-updown'], (_n, m) => got.push(str(m.n) as string));
+      await until(() => got.length === 1, 1000);
+      assert.deepEqual(got, ['1']);
+    } finally {
+      c.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -269,7 +269,13 @@ export class ViciConnection {
     this.stream = null;
     if (p.type === PacketType.CMD_UNKNOWN) w.reject(new ViciUnknownCommandError(w.name));
     else if (p.type === PacketType.EVENT_UNKNOWN) w.reject(new ViciUnknownEventError(w.name));
-    else w.resolve(p);
+    else {
+      // Now, not when the promise's reactions run: an event the daemon sends right after its
+      // confirmation may be in the same read and is handled before them.
+      if (w.kind === 'register') this.registered.add(w.name);
+      else if (w.kind === 'unregister') this.registered.delete(w.name);
+      w.resolve(p);
+    }
   }
 
   /** Read nothing more from the socket until `wait` settles. */
