@@ -95,9 +95,9 @@ export function freeChunks(): number {
 }
 
 /**
- * Where the last, partly filled chunk of a family's text is copied when the family is done, so
- * that the chunk can be reused: the tails of the families of a scrape share chunks (about 90 of
- * them would otherwise each keep a chunk that is half empty on average).
+ * Small pieces copied into shared, reused chunks: the last, partly filled chunk of a family's text
+ * when the family is done (about 90 of them would otherwise each keep a chunk that is half empty
+ * on average), and the output of deflate jobs.
  */
 class Packer {
   private buf: Buffer = EMPTY;
@@ -225,7 +225,7 @@ class Deflating {
           jobDone(text.length);
           if (err) return reject(err);
           after?.();
-          // zlib's own output buffer (32 KiB for ~23 KB) is let go at once: no buffer per job lives on.
+          // zlib's own output buffers (16 KiB each) are let go at once: no buffer per job lives on.
           const kept = made.length <= MAX_CHUNK / 2 ? this.pack.copy(made) : made;
           this.out[i] = kept;
           resolve(kept);

@@ -132,7 +132,7 @@ function deflateRun(chunks: Buffer[]): Promise<Buffer> {
  */
 export async function gzipParts(parts: readonly Part[]): Promise<Buffer[]> {
   if (parts.every((p) => Buffer.isBuffer(p))) return [await gzipChunks(parts as Buffer[])];
-  const body: (Buffer[] | Promise<Buffer>)[] = [];
+  const body: (readonly Buffer[] | Promise<Buffer>)[] = [];
   let crc = 0;
   let total = 0;
   let text: Buffer[] = [];
@@ -156,7 +156,7 @@ export async function gzipParts(parts: readonly Part[]): Promise<Buffer[]> {
     if (p.len === 0) continue;
     crc = crc32Combine(crc, p.crc, p.len);
     total += p.len;
-    body.push([...p.pieces]);
+    body.push(p.pieces);
   }
   flushText();
   const trailer = Buffer.alloc(8);
@@ -179,7 +179,7 @@ export async function plainParts(parts: readonly Part[]): Promise<Buffer[]> {
         ? p
         : new Promise<Buffer>((resolve, reject) =>
             zlib.inflateRaw(
-              Buffer.concat(p.pieces as Buffer[]),
+              Buffer.concat(p.pieces),
               { finishFlush: zlib.constants.Z_SYNC_FLUSH },
               (err, out) => (err ? reject(err) : resolve(out)),
             ),

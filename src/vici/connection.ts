@@ -145,10 +145,9 @@ export class ViciConnection {
     if (this.registered.has(event)) return Promise.resolve();
     let p = this.registering.get(event);
     if (p === undefined) {
+      // `registered` is updated when the confirmation is handled (onPacket).
       p = this.run('register', event, PacketType.EVENT_REGISTER, undefined, opts)
-        .then(() => {
-          this.registered.add(event);
-        })
+        .then(() => {})
         .finally(() => this.registering.delete(event));
       this.registering.set(event, p);
     }
@@ -158,7 +157,6 @@ export class ViciConnection {
   async unregister(event: string, opts: OpOptions): Promise<void> {
     if (!this.registered.has(event)) return;
     await this.run('unregister', event, PacketType.EVENT_UNREGISTER, undefined, opts);
-    this.registered.delete(event);
   }
 
   /** Close the connection; pending calls fail with ViciClosedError. */
