@@ -14,7 +14,6 @@ import {
 import type { Collector } from './collector.js';
 import { EventState, events } from './events.js';
 
-const SEP = '\u0000';
 const sec = (m: ViciInput): ViciSection => decodeMessage(encodeMessage(m));
 const child = (id: number, spi: string, bytes: number, packets = Math.floor(bytes / 100)) => ({
   name: 'net',
@@ -32,7 +31,8 @@ const child = (id: number, spi: string, bytes: number, packets = Math.floor(byte
 function scrape(st: EventState, children: ReturnType<typeof child>[]): number {
   st.beginScrape();
   for (const c of children) st.onListed('gw', 'net', sec(c));
-  return st.endScrape(true).get(`gw${SEP}net`)?.reported[0] ?? 0;
+  st.endScrape(true);
+  return st.reported('gw', 'net')?.[0] ?? 0;
 }
 
 describe('EventState: traffic per child config', () => {
@@ -88,15 +88,40 @@ describe('EventState: traffic per child config', () => {
     st.beginScrape();
     st.onListed('gw', 'net', sec(child(1, 'aa', 300)));
     st.onEvent('child-updown', sec({ gw: { uniqueid: '1', 'child-sas': { 'net-1': child(1, 'aa', 320) } } }));
-    assert.equal(st.endScrape(true).get(`gw${SEP}net`)?.reported[0], 320);
+    st.endScrape(true);
+    assert.equal(st.reported('gw', 'net')?.[0], 320);
   });
 
   it('never goes backwards, also when the daemon is away', () => {
     const st = new EventState();
     assert.equal(scrape(st, [child(1, 'aa', 100)]), 100);
     st.beginScrape();
-    assert.equal(st.endScrape(false).get(`gw${SEP}net`)?.reported[0], 100);
+    st.endScrape(false);
+    assert.equal(st.reported('gw', 'net')?.[0], 100);
     assert.equal(scrape(st, [child(2, 'bb', 5)]), 105);
+  });
+
+  it('forgets SAs gone for a while and reuses their rows, the totals staying exact', () => {
+    const st = new EventState();
+    let want = 0;
+    // 30 generations of 3 CHILD SAs each: listed in two scrapes, then gone without an event.
+    for (let g = 0; g < 30; g++) {
+      const sas = [0, 1, 2].map((k) => (bytes: number) => child(100 * g + k, `g${g}k${k}`, bytes));
+      scrape(
+        st,
+        sas.map((sa, k) => sa(10 * k + g)),
+      );
+      const got = scrape(
+        st,
+        sas.map((sa, k) => sa(20 * k + g + 1)),
+      );
+      want += [0, 1, 2].reduce((n, k) => n + 20 * k + g + 1, 0);
+      assert.equal(got, want, `generation ${g}`);
+    }
+    for (let i = 0; i < 8; i++) assert.equal(scrape(st, []), want, 'vanished SAs credited once');
+    const rows = st.saRows();
+    assert.equal(rows.used, 0, 'all forgotten');
+    assert.ok(rows.all <= 3 * 8, `${rows.all} rows for 90 SAs: rows of forgotten SAs reused`);
   });
 
   it('counts alerts by type and initialises configured connections at 0', () => {
@@ -109,7 +134,8 @@ describe('EventState: traffic per child config', () => {
     assert.equal(st.ikeEvents('site', 'rekey'), 0);
     assert.equal(st.childEvents('site', 'net1', 'up'), 0);
     st.beginScrape();
-    assert.deepEqual(st.endScrape(true).get(`site${SEP}net1`)?.reported, [0, 0, 0, 0]);
+    st.endScrape(true);
+    assert.deepEqual(st.reported('site', 'net1'), [0, 0, 0, 0]);
   });
 });
 

@@ -11,7 +11,7 @@
 // passed beyond that. An SA that vanishes without an event (missed while disconnected, daemon restart)
 // is credited with what the last scrape saw. Values are float64: exact up to 2^53 bytes.
 
-import { LabelArena, labelBytes, renderLabels } from '../metrics/exposition.js';
+import { type Exposition, LabelStore, labelBytes, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, subSections, ViciClient, type ViciSection, ViciUnknownEventError } from '../vici/index.js';
 import { type Collector, describe, type Logger, type TargetEnv } from './collector.js';
@@ -19,9 +19,6 @@ import { childName } from './sas.js';
 
 export const SUBSCRIBED_EVENTS = ['ike-updown', 'child-updown', 'ike-rekey', 'child-rekey', 'alert'] as const;
 
-/** bytes in, bytes out, packets in, packets out */
-type Counters = [number, number, number, number];
-const ZERO = (): Counters => [0, 0, 0, 0];
 const SEP = '\u0000';
 const EVENT_NAMES = ['up', 'down', 'rekey'] as const;
 const IN = labelBytes(',direction="in"');
@@ -32,64 +29,65 @@ const EVENT_SUFFIXES = EVENT_NAMES.map((e) => labelBytes(`,event="${e}"`));
 type EventName = (typeof EVENT_NAMES)[number];
 const EVENT_INDEX: Readonly<Record<EventName, 0 | 1 | 2>> = { up: 0, down: 1, rekey: 2 };
 
-/** One alert series: its labels are rendered once, when it first appears. */
-export interface Series {
-  /** `alert="..."` as bytes, written into every scrape. */
-  readonly bytes: Buffer;
-  value: number;
-}
+// The state is kept in columns of numbers, one row per connection, child config and CHILD SA: at
+// 50,000 tunnels (100,000 CHILD SAs and child configs) objects and small arrays per row took ~95 MB
+// of heap, rows of typed arrays take a fifth of it and give the collector nothing to trace.
+// Counters come in fours: bytes in, bytes out, packets in, packets out.
 
-/** The IKE event counters of one connection (up, down, rekey). */
-interface ConnRecord {
-  /** `conn="..."` */
-  readonly bytes: Buffer;
-  readonly events: [number, number, number];
-}
+/** A child config's row (conn, child), 16 numbers: */
+const T_EVENTS = 0; // CHILD SA events: up, down, rekey (3)
+const T_LIVE_IN = 3; // the scrape that T_LIVE belongs to
+const T_FINISHED = 4; // credited by finished or vanished CHILD SAs (4)
+const T_LIVE = 8; // sum of the live CHILD SAs of scrape T_LIVE_IN (4)
+const T_REPORTED = 12; // what was last written: a total never goes backwards (4)
+const T_WIDTH = 16;
 
-/**
- * One child config (conn, child): its CHILD SA event counters and its traffic totals. One record
- * per child config keeps the state small at scale (10,000 tunnels: ~15 MB instead of ~50 MB).
- */
-export interface ChildTotals {
-  /** `conn="...",child="..."` */
-  readonly bytes: Buffer;
-  /** CHILD SA events: up, down, rekey. */
-  readonly events: [number, number, number];
-  /** Credited by finished or vanished CHILD SAs. */
-  readonly finished: Counters;
-  /** Sum of the live CHILD SAs of the current scrape, and the scrape it belongs to. */
-  readonly live: Counters;
-  liveIn: number;
-  /** What was last written: a total never goes backwards. */
-  readonly reported: Counters;
-}
-
-interface SaEntry {
-  totals: ChildTotals;
-  credited: Counters;
-  readonly last: Counters;
-  retired: boolean;
-  listedIn: number;
-  absentScrapes: number;
-}
+/** A CHILD SA's row, 8 numbers: what it was credited with (4), what the last listing showed (4). */
+const S_CREDITED = 0;
+const S_LAST = 4;
+const S_WIDTH = 8;
+/** ... and 4 integers: its child config's row, the scrape it was listed in, scrapes absent, retired. */
+const S_TOTALS = 0;
+const S_LISTED_IN = 1;
+const S_ABSENT = 2;
+const S_RETIRED = 3;
+const S_INTS = 4;
 
 /** How many scrapes a finished or vanished SA is remembered, in case it is listed again. */
 const FORGET_AFTER_SCRAPES = 5;
 
-function counters(child: ViciSection, into: Counters = ZERO()): Counters {
+/**
+ * A Float64Array or Int32Array with room for `n` elements: the same one, or a copy a quarter bigger
+ * (not twice: the state of 50,000 tunnels is ~25 MB of rows, and doubling would hold up to as much
+ * again unused).
+ */
+function room<A extends Float64Array | Int32Array>(a: A, n: number): A {
+  if (n <= a.length) return a;
+  const bigger = new (a.constructor as new (n: number) => A)(Math.max(n, Math.ceil(1.25 * a.length)));
+  bigger.set(a);
+  return bigger;
+}
+
+/** a[i] += 1; the new value. */
+function inc(a: Float64Array | Int32Array, i: number): number {
+  a[i] = (a[i] as number) + 1;
+  return a[i] as number;
+}
+
+/** Counters of the CHILD SA being listed or reported by an event. */
+const SCRATCH = new Float64Array(4);
+
+function counters(child: ViciSection): Float64Array {
   const n = (k: string) => {
     const v = Number(str(child[k]) ?? 0);
     return Number.isFinite(v) ? v : 0;
   };
-  into[0] = n('bytes-in');
-  into[1] = n('bytes-out');
-  into[2] = n('packets-in');
-  into[3] = n('packets-out');
-  return into;
+  SCRATCH[0] = n('bytes-in');
+  SCRATCH[1] = n('bytes-out');
+  SCRATCH[2] = n('packets-in');
+  SCRATCH[3] = n('packets-out');
+  return SCRATCH;
 }
-
-/** Counters of the CHILD SA being listed (copied where they are kept: no array per SA and scrape). */
-const SCRATCH: Counters = ZERO();
 
 function saKey(child: ViciSection): string {
   return `${str(child.uniqueid) ?? ''}/${str(child['spi-in']) ?? ''}/${str(child['spi-out']) ?? ''}`;
@@ -100,23 +98,40 @@ function ikeOf(msg: ViciSection): [string, ViciSection] | undefined {
   return subSections(msg)[0];
 }
 
+/** One alert series. */
+export interface Series {
+  /** Its label set in the state's store. */
+  readonly labels: number;
+  value: number;
+}
+
 export class EventState {
-  /** by conn */
-  readonly conns = new Map<string, ConnRecord>();
+  /** Connection rows by conn: their label sets `conn="..."` and IKE SA events (3 per row). */
+  private readonly conns = new Map<string, number>();
+  private readonly connLabels = new LabelStore();
+  private connEvents = new Float64Array(3 * 64);
+  /** Child config rows by conn SEP child: label sets `conn="...",child="..."` and T_ numbers. */
+  private readonly totals = new Map<string, number>();
+  private readonly totalLabels = new LabelStore();
+  private total = new Float64Array(T_WIDTH * 64);
+  /** CHILD SA rows by unique id and SPIs (so a restarted daemon's reused ids never collide). */
+  private readonly sas = new Map<string, number>();
+  /** The key of each CHILD SA row; undefined: a free row (listed in `freeRows`). */
+  private readonly saKeys: (string | undefined)[] = [];
+  private readonly freeRows: number[] = [];
+  private sa = new Float64Array(S_WIDTH * 64);
+  private saInt = new Int32Array(S_INTS * 64);
   /** by alert type */
   readonly alerts = new Map<string, Series>();
-  /** by conn SEP child */
-  readonly totals = new Map<string, ChildTotals>();
-  private readonly sas = new Map<string, SaEntry>();
+  private readonly alertLabels = new LabelStore();
   private scrapeNo = 0;
   received = 0;
-  /** The label bytes of conns, totals and alerts. */
-  private readonly arena = new LabelArena();
 
-  private conn(conn: string): ConnRecord {
+  private conn(conn: string): number {
     let c = this.conns.get(conn);
     if (c === undefined) {
-      c = { bytes: this.arena.keep(renderLabels(['conn'], [conn])), events: [0, 0, 0] };
+      c = this.connLabels.add(renderLabels(['conn'], [conn]));
+      this.connEvents = room(this.connEvents, 3 * (c + 1));
       this.conns.set(conn, c);
     }
     return c;
@@ -124,63 +139,82 @@ export class EventState {
 
   /** How many IKE SA events of this kind the connection had (for tests). */
   ikeEvents(conn: string, event: EventName): number | undefined {
-    return this.conns.get(conn)?.events[EVENT_INDEX[event]];
+    const c = this.conns.get(conn);
+    return c === undefined ? undefined : this.connEvents[3 * c + EVENT_INDEX[event]];
   }
 
   /** How many CHILD SA events of this kind the child config had. */
   childEvents(conn: string, child: string, event: EventName): number | undefined {
-    return this.totals.get(conn + SEP + child)?.events[EVENT_INDEX[event]];
+    const t = this.totals.get(conn + SEP + child);
+    return t === undefined ? undefined : this.total[T_WIDTH * t + T_EVENTS + EVENT_INDEX[event]];
   }
 
-  private childTotals(conn: string, child: string): ChildTotals {
+  /** CHILD SA rows in use and in all (for tests: rows of forgotten SAs are reused). */
+  saRows(): { used: number; all: number } {
+    return { used: this.sas.size, all: this.saKeys.length };
+  }
+
+  /** A child config's traffic as last reported: bytes in, bytes out, packets in, packets out. */
+  reported(conn: string, child: string): number[] | undefined {
+    const t = this.totals.get(conn + SEP + child);
+    if (t === undefined) return undefined;
+    const at = T_WIDTH * t + T_REPORTED;
+    return Array.from(this.total.subarray(at, at + 4));
+  }
+
+  private childTotals(conn: string, child: string): number {
     const key = conn + SEP + child;
     let t = this.totals.get(key);
     if (t === undefined) {
-      t = {
-        bytes: this.arena.keep(renderLabels(['conn', 'child'], [conn, child])),
-        events: [0, 0, 0],
-        finished: ZERO(),
-        live: ZERO(),
-        liveIn: -1,
-        reported: ZERO(),
-      };
+      t = this.totalLabels.add(renderLabels(['conn', 'child'], [conn, child]));
+      this.total = room(this.total, T_WIDTH * (t + 1));
+      this.total.fill(0, T_WIDTH * t, T_WIDTH * (t + 1));
+      this.total[T_WIDTH * t + T_LIVE_IN] = -1;
       this.totals.set(key, t);
     }
     return t;
   }
 
-  private entry(id: string, conn: string, child: string): SaEntry {
-    let e = this.sas.get(id);
-    if (e === undefined) {
-      e = {
-        totals: this.childTotals(conn, child),
-        credited: ZERO(),
-        last: ZERO(),
-        retired: false,
-        listedIn: -1,
-        absentScrapes: 0,
-      };
-      this.sas.set(id, e);
+  private entry(id: string, conn: string, child: string): number {
+    let s = this.sas.get(id);
+    if (s === undefined) {
+      const t = this.childTotals(conn, child);
+      s = this.freeRows.pop() ?? this.saKeys.length;
+      this.sa = room(this.sa, S_WIDTH * (s + 1));
+      this.saInt = room(this.saInt, S_INTS * (s + 1));
+      this.sa.fill(0, S_WIDTH * s, S_WIDTH * (s + 1));
+      const i = S_INTS * s;
+      this.saInt[i + S_TOTALS] = t;
+      this.saInt[i + S_LISTED_IN] = -1;
+      this.saInt[i + S_ABSENT] = 0;
+      this.saInt[i + S_RETIRED] = 0;
+      this.saKeys[s] = id;
+      this.sas.set(id, s);
     }
-    return e;
+    return s;
   }
 
-  /** Move an SA's counters beyond what it was already credited with into its config's total. */
-  private credit(e: SaEntry, c: Counters): void {
-    const fin = e.totals.finished;
+  /**
+   * Move an SA's counters (c[at..at+3]) beyond what it was already credited with into its config's
+   * total.
+   */
+  private credit(s: number, c: Float64Array, at: number): void {
+    const sa = this.sa;
+    const cr = S_WIDTH * s + S_CREDITED;
+    const fin = T_WIDTH * (this.saInt[S_INTS * s + S_TOTALS] as number) + T_FINISHED;
     for (let i = 0; i < 4; i++) {
-      const d = (c[i] as number) - (e.credited[i] as number);
+      const d = (c[at + i] as number) - (sa[cr + i] as number);
       if (d > 0) {
-        fin[i] = (fin[i] as number) + d;
-        e.credited[i] = c[i] as number;
+        this.total[fin + i] = (this.total[fin + i] as number) + d;
+        sa[cr + i] = c[at + i] as number;
       }
     }
-    e.retired = true;
+    this.saInt[S_INTS * s + S_RETIRED] = 1;
   }
 
   /** A CHILD SA is gone (down) or replaced (the old half of a rekey): credit its final counters. */
   private finish(conn: string, name: string, child: ViciSection): void {
-    this.credit(this.entry(saKey(child), conn, name), counters(child));
+    this.credit(this.entry(saKey(child), conn, name), counters(child), 0);
   }
 
   /** Handle one event message. */
@@ -190,7 +224,7 @@ export class EventState {
       const type = str(msg.type) ?? '';
       let a = this.alerts.get(type);
       if (a === undefined) {
-        a = { bytes: this.arena.keep(renderLabels(F.alerts.labels, [type])), value: 0 };
+        a = { labels: this.alertLabels.add(renderLabels(F.alerts.labels, [type])), value: 0 };
         this.alerts.set(type, a);
       }
       a.value++;
@@ -200,12 +234,12 @@ export class EventState {
     if (ike === undefined) return;
     const [conn, sa] = ike;
     const updown = str(msg.up) === 'yes' ? 'up' : 'down';
-    if (name === 'ike-updown') this.conn(conn).events[EVENT_INDEX[updown]]++;
-    else if (name === 'ike-rekey') this.conn(conn).events[EVENT_INDEX.rekey]++;
+    if (name === 'ike-updown') inc(this.connEvents, 3 * this.conn(conn) + EVENT_INDEX[updown]);
+    else if (name === 'ike-rekey') inc(this.connEvents, 3 * this.conn(conn) + EVENT_INDEX.rekey);
     else if (name === 'child-updown') {
       for (const [key, child] of subSections(sa['child-sas'])) {
         const child_ = childName(key, child);
-        this.childTotals(conn, child_).events[EVENT_INDEX[updown]]++;
+        inc(this.total, T_WIDTH * this.childTotals(conn, child_) + T_EVENTS + EVENT_INDEX[updown]);
         if (updown === 'down') this.finish(conn, child_, child);
       }
     } else if (name === 'child-rekey') {
@@ -213,7 +247,7 @@ export class EventState {
       for (const [key, pair] of subSections(sa['child-sas'])) {
         const old = pair.old;
         const child_ = str((old as ViciSection | undefined)?.name) ?? key;
-        this.childTotals(conn, child_).events[EVENT_INDEX.rekey]++;
+        inc(this.total, T_WIDTH * this.childTotals(conn, child_) + T_EVENTS + EVENT_INDEX.rekey);
         if (old !== undefined && typeof old === 'object' && !Array.isArray(old) && !Buffer.isBuffer(old)) {
           this.finish(conn, child_, old);
         }
@@ -227,49 +261,90 @@ export class EventState {
 
   /** A CHILD SA as listed in this scrape. */
   onListed(conn: string, name: string, child: ViciSection): void {
-    const e = this.entry(saKey(child), conn, name);
-    e.listedIn = this.scrapeNo;
-    e.absentScrapes = 0;
-    const c = counters(child, SCRATCH);
-    if (e.retired) this.credit(e, c);
-    else for (let i = 0; i < 4; i++) e.last[i] = c[i] as number;
+    const s = this.entry(saKey(child), conn, name);
+    const i = S_INTS * s;
+    this.saInt[i + S_LISTED_IN] = this.scrapeNo;
+    this.saInt[i + S_ABSENT] = 0;
+    const c = counters(child);
+    if (this.saInt[i + S_RETIRED] === 1) this.credit(s, c, 0);
+    else this.sa.set(c, S_WIDTH * s + S_LAST);
   }
 
   /** After a complete listing: credit SAs that vanished unseen, forget old ones, update the totals. */
-  endScrape(listed: boolean): ReadonlyMap<string, ChildTotals> {
+  endScrape(listed: boolean): void {
     const now = this.scrapeNo;
+    const sa = this.sa;
+    const ints = this.saInt;
+    const total = this.total;
     if (listed) {
-      for (const [id, e] of this.sas) {
-        if (e.listedIn === now) {
-          if (!e.retired) {
-            const t = e.totals;
-            if (t.liveIn !== now) {
-              t.live.fill(0);
-              t.liveIn = now;
+      for (let s = 0; s < this.saKeys.length; s++) {
+        const id = this.saKeys[s];
+        if (id === undefined) continue;
+        const i = S_INTS * s;
+        const last = S_WIDTH * s + S_LAST;
+        if (ints[i + S_LISTED_IN] === now) {
+          if (ints[i + S_RETIRED] === 0) {
+            const t = T_WIDTH * (ints[i + S_TOTALS] as number);
+            if (total[t + T_LIVE_IN] !== now) {
+              total.fill(0, t + T_LIVE, t + T_LIVE + 4);
+              total[t + T_LIVE_IN] = now;
             }
-            for (let i = 0; i < 4; i++) t.live[i] = (t.live[i] as number) + (e.last[i] as number);
+            for (let k = 0; k < 4; k++)
+              total[t + T_LIVE + k] = (total[t + T_LIVE + k] as number) + (sa[last + k] as number);
           }
           continue;
         }
-        if (!e.retired) this.credit(e, e.last);
-        if (++e.absentScrapes > FORGET_AFTER_SCRAPES) this.sas.delete(id);
+        if (ints[i + S_RETIRED] === 0) this.credit(s, sa, last);
+        if (inc(ints, i + S_ABSENT) > FORGET_AFTER_SCRAPES) {
+          this.sas.delete(id);
+          this.saKeys[s] = undefined;
+          this.freeRows.push(s);
+        }
       }
     }
-    for (const t of this.totals.values()) {
-      const live = listed && t.liveIn === now ? t.live : undefined;
-      for (let i = 0; i < 4; i++) {
-        const v = (t.finished[i] as number) + (live?.[i] ?? 0);
+    for (let t = 0; t < this.totalLabels.size; t++) {
+      const r = T_WIDTH * t;
+      const live = listed && total[r + T_LIVE_IN] === now;
+      for (let k = 0; k < 4; k++) {
+        const v = (total[r + T_FINISHED + k] as number) + (live ? (total[r + T_LIVE + k] as number) : 0);
         // Never backwards: a total only stands still when what it saw last is gone from view.
-        if (v > (t.reported[i] as number)) t.reported[i] = v;
+        if (v > (total[r + T_REPORTED + k] as number)) total[r + T_REPORTED + k] = v;
       }
     }
-    return this.totals;
   }
 
   /** Make sure a configured connection, and a configured child of it, have series from the start. */
   known(conn: string, child?: string): void {
     if (child === undefined) this.conn(conn);
     else this.childTotals(conn, child);
+  }
+
+  /** Write the event counters and the traffic per child config (after endScrape). */
+  write(out: Exposition): void {
+    const cl = this.connLabels;
+    const ce = this.connEvents;
+    for (let c = 0; c < cl.size; c++)
+      for (let i = 0; i < 3; i++)
+        cl.put(out, F.ikeSaEvents, c, EVENT_SUFFIXES[i] as Buffer, ce[3 * c + i] as number);
+    const tl = this.totalLabels;
+    const total = this.total;
+    for (let t = 0; t < tl.size; t++)
+      for (let i = 0; i < 3; i++)
+        tl.put(
+          out,
+          F.childSaEvents,
+          t,
+          EVENT_SUFFIXES[i] as Buffer,
+          total[T_WIDTH * t + T_EVENTS + i] as number,
+        );
+    for (const s of this.alerts.values()) this.alertLabels.put(out, F.alerts, s.labels, null, s.value);
+    for (let t = 0; t < tl.size; t++) {
+      const r = T_WIDTH * t + T_REPORTED;
+      tl.put(out, F.connChildBytes, t, IN, total[r] as number);
+      tl.put(out, F.connChildBytes, t, OUT, total[r + 1] as number);
+      tl.put(out, F.connChildPackets, t, IN, total[r + 2] as number);
+      tl.put(out, F.connChildPackets, t, OUT, total[r + 3] as number);
+    }
   }
 }
 
@@ -349,7 +424,8 @@ class EventsCollector implements Collector {
       }
       listed = true;
     }
-    this.write(out, st.endScrape(listed));
+    st.endScrape(listed);
+    this.write(out);
   }
 
   /**
@@ -357,26 +433,13 @@ class EventsCollector implements Collector {
    * series do not vanish from the scrape that reports the failure (success 0).
    */
   down(out: Parameters<Collector['collect']>[1]): void {
-    this.write(out, this.state.endScrape(false));
+    this.state.endScrape(false);
+    this.write(out);
   }
 
-  private write(out: Parameters<Collector['collect']>[1], totals: ReadonlyMap<string, ChildTotals>): void {
-    const st = this.state;
+  private write(out: Parameters<Collector['collect']>[1]): void {
     out.sample(F.eventsConnected, '', this.connected ? 1 : 0);
-    for (const c of st.conns.values())
-      for (let i = 0; i < 3; i++)
-        out.put(F.ikeSaEvents, c.bytes, EVENT_SUFFIXES[i] as Buffer, c.events[i] as number);
-    for (const t of totals.values())
-      for (let i = 0; i < 3; i++)
-        out.put(F.childSaEvents, t.bytes, EVENT_SUFFIXES[i] as Buffer, t.events[i] as number);
-    for (const s of st.alerts.values()) out.put(F.alerts, s.bytes, null, s.value);
-    for (const t of totals.values()) {
-      const c = t.reported;
-      out.put(F.connChildBytes, t.bytes, IN, c[0]);
-      out.put(F.connChildBytes, t.bytes, OUT, c[1]);
-      out.put(F.connChildPackets, t.bytes, IN, c[2]);
-      out.put(F.connChildPackets, t.bytes, OUT, c[3]);
-    }
+    this.state.write(out);
   }
 
   detach(): void {
