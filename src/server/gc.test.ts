@@ -13,11 +13,23 @@ import { GC_AFTER_SAMPLES } from './target.js';
 
 const log = createLogger('error', 'logfmt', () => {});
 
-async function get(url: string): Promise<number> {
-  const r = await fetch(`${url}/metrics`);
+/** A scrape by a gzip client (fetch asks for gzip), or by a plain one. */
+async function get(url: string, encoding = 'gzip'): Promise<number> {
+  const r = await fetch(`${url}/metrics`, { headers: { 'accept-encoding': encoding } });
+  assert.equal(r.headers.get('content-encoding') ?? 'identity', encoding);
   const body = await r.text();
   assert.equal(r.status, 200);
   return body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+}
+
+/** Until `count` has not changed for 200 ms: the responses are written out and what follows has run. */
+async function settle(count: () => number): Promise<void> {
+  let last = count();
+  for (let quiet = 0, i = 0; quiet < 10 && i < 500; i++) {
+    await sleep(20);
+    quiet = count() === last ? quiet + 1 : 0;
+    last = count();
+  }
 }
 
 describe('full garbage collection after a big scrape', () => {
@@ -58,18 +70,32 @@ describe('full garbage collection after a big scrape', () => {
 
   it('runs once per big scrape, after its responses, and never for a small one', async () => {
     assert.ok((await get(big.url)) >= GC_AFTER_SAMPLES, 'the big daemon makes a big scrape');
-    await sleep(50);
+    await settle(() => calls.big);
     assert.equal(calls.big, 1);
 
     // Joined scrapes share one query: one collection for all of them.
     const queries = big.target.stats.queries;
     await Promise.all([get(big.url), get(big.url), get(big.url)]);
-    await sleep(50);
+    await settle(() => calls.big);
     assert.equal(calls.big, 1 + big.target.stats.queries - queries);
+
+    // A gzip scrape after a plain one: one more, as it starts, for the plain one's chunks (2,000
+    // tunnels: ~18 MB of text, more than DEFLATE_FREE_CHUNKS); one after a gzip scrape: none more.
+    let before = calls.big;
+    await get(big.url, 'identity');
+    await settle(() => calls.big);
+    assert.equal(calls.big, before + 1, 'after a plain scrape');
+    await get(big.url);
+    await settle(() => calls.big);
+    assert.equal(calls.big, before + 3, 'as a gzip scrape after a plain one starts, and after it');
+    before = calls.big;
+    await get(big.url);
+    await settle(() => calls.big);
+    assert.equal(calls.big, before + 1, 'after a gzip scrape only');
 
     assert.ok((await get(small.url)) < GC_AFTER_SAMPLES);
     await get(small.url);
-    await sleep(50);
+    await settle(() => calls.small);
     assert.equal(calls.small, 0);
   });
 });

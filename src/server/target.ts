@@ -8,7 +8,7 @@ import {
   type Logger,
   runScrape,
 } from '../collectors/collector.js';
-import type { Exposition } from '../metrics/exposition.js';
+import { type Exposition, startDeflating } from '../metrics/exposition.js';
 
 import { ViciClient } from '../vici/index.js';
 
@@ -118,6 +118,8 @@ export class Target {
       return this.inflight;
     }
     this.stats.queries++;
+    // A gzip scrape after a plain one: some of the plain one's free chunks go before this one allocates.
+    if (deflate && startDeflating() > 0) (this.opts.afterBigScrape ?? fullGc)();
     const log = this.opts.log;
     const budget = Math.min(timeoutMs, this.opts.timeoutMs);
     this.inflight = runScrape(
