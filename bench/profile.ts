@@ -22,6 +22,7 @@ import { COLLECTORS } from '../src/collectors/registry.js';
 import { Target } from '../src/server/target.js';
 import { ViciClient } from '../src/vici/index.js';
 import {
+  binEnv,
   binNodeFlags,
   CLI,
   cpuMs,
@@ -285,7 +286,7 @@ async function partB(address: string, dir: string): Promise<string[]> {
         '--vici.timeout',
         '120s',
       ],
-      { stdio: ['ignore', fd, fd] },
+      { stdio: ['ignore', fd, fd], env: binEnv(CLI) },
     ),
   );
   fs.closeSync(fd);

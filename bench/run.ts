@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  binEnv,
   binNodeFlags,
   CLI,
   countSeries,
@@ -122,7 +123,7 @@ async function startExporter(address: string, dir: string): Promise<Exporter> {
         '60s',
         ...SETTINGS.exporterArgs,
       ],
-      { stdio: ['ignore', fd, fd] },
+      { stdio: ['ignore', fd, fd], env: binEnv(CLI) },
     ),
   );
   fs.closeSync(fd);

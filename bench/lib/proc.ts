@@ -337,9 +337,26 @@ export function startServerChild(script: string, args: string[], timeoutMs: numb
   });
 }
 
-/** The node flags a script's shebang gives (`#!/usr/bin/env -S node FLAGS`): benchmarks run the bin as users do. */
-export function binNodeFlags(script: string): string[] {
+/** A script's shebang (`#!/usr/bin/env -S [NAME=VALUE]... node FLAGS`): benchmarks run the bin as users do. */
+function shebang(script: string): { env: Record<string, string>; flags: string[] } {
   const first = fs.readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\S*env -S node (.*)$/.exec(first);
-  return m ? (m[1] as string).split(' ').filter((x) => x !== '') : [];
+  const m = /^#!\S*env -S (.*)$/.exec(first);
+  const words = m ? (m[1] as string).split(' ').filter((x) => x !== '') : [];
+  const env: Record<string, string> = {};
+  let i = 0;
+  for (; i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i] as string); i++) {
+    const w = words[i] as string;
+    env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+  }
+  return words[i] === 'node' ? { env, flags: words.slice(i + 1) } : { env: {}, flags: [] };
+}
+
+/** The node flags a script's shebang gives. */
+export function binNodeFlags(script: string): string[] {
+  return shebang(script).flags;
+}
+
+/** The environment a script's shebang sets (added to this process's). */
+export function binEnv(script: string): NodeJS.ProcessEnv {
+  return { ...process.env, ...shebang(script).env };
 }

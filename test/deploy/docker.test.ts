@@ -109,6 +109,11 @@ describe('deploy/docker/Dockerfile (static; the image build is not run here)', (
       '/app/dist/src/cli/main.js',
     ]);
     assert.match(one(runtime, 'HEALTHCHECK'), /CMD \[.*\/-\/healthy/);
+    // As the bin's shebang: freed chunks of text go back to the system (src/cli/main.ts).
+    assert.ok(
+      all(runtime, 'ENV').some((e) => e.args === 'MALLOC_MMAP_THRESHOLD_=131072'),
+      'ENV MALLOC_MMAP_THRESHOLD_',
+    );
   });
 
   it('documents the socket mount and the group', () => {
