@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   binEnv,
+  binEnvText,
   binNodeFlags,
   CLI,
   countSeries,
@@ -399,7 +400,7 @@ export function renderMarkdown(rows: Row[], started: Date, elapsedS: number): st
     '',
     `Settings: C = ${s.children} CHILD SAs per IKE SA, ${s.conns === undefined ? 'one connection config per IKE SA' : `${s.conns} connection configs`}, ` +
       `${s.rounds} rounds after ${s.warmup} warm-up, medians; exporter: \`node dist/src/cli/main.js --vici.timeout 60s${s.exporterArgs.length ? ` ${s.exporterArgs.join(' ')}` : ''}\` ` +
-      `with default collectors (${rows[0]?.collectors ?? '?'})${s.nodeArgs.length ? `, node ${s.nodeArgs.join(' ')}` : ''}; scrapes timed with ${s.client === 'curl' ? 'curl' : "Node's http client"}. Run took ${elapsedS.toFixed(0)} s.`,
+      `with default collectors (${rows[0]?.collectors ?? '?'})${s.nodeArgs.length ? `, node ${s.nodeArgs.join(' ')}` : ''}${binEnvText(CLI)}; scrapes timed with ${s.client === 'curl' ? 'curl' : "Node's http client"}. Run took ${elapsedS.toFixed(0)} s.`,
     '',
     '## Scrape time against swanctl',
     '',

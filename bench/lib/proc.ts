@@ -356,6 +356,12 @@ export function binNodeFlags(script: string): string[] {
   return shebang(script).flags;
 }
 
+/** What the bin's shebang sets in the environment, as `, env NAME=VALUE ...` ('' for nothing). */
+export function binEnvText(script: string): string {
+  const env = Object.entries(shebang(script).env);
+  return env.length === 0 ? '' : `, env ${env.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+}
+
 /** The environment a script's shebang sets (added to this process's). */
 export function binEnv(script: string): NodeJS.ProcessEnv {
   return { ...process.env, ...shebang(script).env };
