@@ -20,7 +20,8 @@ export interface TargetOptions {
   log: Logger;
   options?: CollectorOptions;
   /**
-   * Called once a big scrape (see GC_AFTER_SAMPLES) has been written out to every client: by
+   * Called once a big scrape (see GC_AFTER_SAMPLES) has been written out to every client, and when
+   * a scrape for a gzip client lets go of free chunks (metrics/exposition.ts, startDeflating): by
    * default a full garbage collection when node runs with --expose-gc (the bin and the Docker image
    * start it so), else nothing.
    */
