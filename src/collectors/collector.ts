@@ -82,8 +82,10 @@ export interface ConnSummary {
   readonly name: string;
   /** `version` of list-conns: IKEv1, IKEv2 or 0 (any). */
   readonly version: string;
-  readonly localAddrs: readonly string[];
-  readonly remoteAddrs: readonly string[];
+  /** `local_addrs`, joined with ',' (kept as one string: 10,000 summaries live through a scrape). */
+  readonly localAddrs: string;
+  /** `remote_addrs`, joined with ','. */
+  readonly remoteAddrs: string;
   /** Names of its CHILD configs. */
   readonly children: readonly string[];
 }
@@ -258,12 +260,19 @@ export async function runScrape(
   return { up, exposition: out };
 }
 
+/** The few `version` values, one string each (not one per connection). */
+const VERSIONS = new Map<string, string>();
+
 function summarise(name: string, c: ViciSection): ConnSummary {
+  let version = str(c.version) ?? '';
+  const known = VERSIONS.get(version);
+  if (known !== undefined) version = known;
+  else if (VERSIONS.size < 16) VERSIONS.set(version, version);
   return {
     name,
-    version: str(c.version) ?? '',
-    localAddrs: strList(c.local_addrs),
-    remoteAddrs: strList(c.remote_addrs),
+    version,
+    localAddrs: strList(c.local_addrs).join(','),
+    remoteAddrs: strList(c.remote_addrs).join(','),
     children: subSections(c.children).map(([child]) => child),
   };
 }

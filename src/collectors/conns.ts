@@ -43,12 +43,7 @@ export const conns: Collector = {
       const label = labelBytes(renderLabels(['conn'], [name]));
       out.sample(
         F.connInfo,
-        renderLabels(F.connInfo.labels, [
-          name,
-          conn.version,
-          conn.localAddrs.join(','),
-          conn.remoteAddrs.join(','),
-        ]),
+        renderLabels(F.connInfo.labels, [name, conn.version, conn.localAddrs, conn.remoteAddrs]),
         1,
       );
       out.put(F.connUp, label, null, st?.established ? 1 : 0);
