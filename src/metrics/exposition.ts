@@ -456,14 +456,18 @@ export class LabelStore {
     return this.size - 1;
   }
 
-  /** Label set i, as text (for tests and logs). */
-  text(i: number): string {
-    return this.buf.toString('utf8', this.ends[i], this.ends[i + 1]);
-  }
-
-  /** Write a sample with label set i and an optional suffix (see `Exposition.put`). */
+  /**
+   * Write a sample with label set i and an optional suffix (see `Exposition.put`). The view made
+   * for it dies young; a plain Uint8Array costs what Buffer.copy's own view does.
+   */
   put(out: Exposition, f: Family, i: number, suffix: Uint8Array | null, value: number | string): boolean {
-    return out.putRange(f, this.buf, this.ends[i] as number, this.ends[i + 1] as number, suffix, value);
+    const start = this.ends[i] as number;
+    const labels = new Uint8Array(
+      this.buf.buffer,
+      this.buf.byteOffset + start,
+      (this.ends[i + 1] as number) - start,
+    );
+    return out.put(f, labels, suffix, value);
   }
 }
 
@@ -591,30 +595,6 @@ export class Exposition {
     if (suffix !== null) b.bytes(suffix);
     if (!b.end(value)) {
       b.off = start;
-      return false;
-    }
-    this.samples++;
-    return true;
-  }
-
-  /** `put` with the label bytes `src[start, end)`: no view made per sample. */
-  putRange(
-    f: Family,
-    src: Buffer,
-    start: number,
-    end: number,
-    suffix: Uint8Array | null,
-    value: number | string,
-  ): boolean {
-    const b = this.body(f);
-    const head = open(f);
-    b.room(head.length + (end - start) + (suffix === null ? 0 : suffix.length) + VALUE_ROOM + 3);
-    const at = b.off;
-    b.bytes(head);
-    b.off += src.copy(b.buf, b.off, start, end);
-    if (suffix !== null) b.bytes(suffix);
-    if (!b.end(value)) {
-      b.off = at;
       return false;
     }
     this.samples++;
