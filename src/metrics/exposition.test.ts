@@ -9,6 +9,7 @@ import {
   formatValue,
   freeChunks,
   isDecimal,
+  LabelStore,
   labelBytes,
   renderLabels,
 } from './exposition.js';
@@ -112,6 +113,23 @@ describe('exposition', () => {
       }),
       { numRuns: 200, seed: 20261128 },
     );
+  });
+});
+
+describe('LabelStore', () => {
+  it('keeps label sets by number across its growth, and writes them as put does', () => {
+    const store = new LabelStore();
+    const want = new Exposition();
+    const got = new Exposition();
+    const suffix = labelBytes(',direction="in"');
+    for (let i = 0; i < 5000; i++) {
+      const labels = renderLabels(['conn', 'child'], [`gw-${i}-${'ü€'.repeat(i % 5)}`, `net-${i % 7}`]);
+      assert.equal(store.add(labels), i);
+      want.put(F.connChildBytes, labelBytes(labels), i % 2 === 0 ? suffix : null, i * 7);
+    }
+    assert.equal(store.size, 5000);
+    for (let i = 0; i < 5000; i++) store.put(got, F.connChildBytes, i, i % 2 === 0 ? suffix : null, i * 7);
+    assert.equal(got.text(), want.text());
   });
 });
 
