@@ -115,8 +115,8 @@ export const DEFLATE_RELEASE = 64;
  * A scrape for a gzip client starts: up to DEFLATE_RELEASE free chunks beyond what such scrapes
  * need are let go; how many. After a plain scrape the free list holds its ~360 chunks (10,000
  * tunnels), and a gzip scrape, whose chunks come back as they are deflated, uses a few dozen of
- * them; what zlib allocates besides (its state and output buffers, ~15 MiB at 10,000 tunnels)
- * came on top, and a gzip scrape after a plain one peaked ~15 MiB above the plain one. Letting go
+ * them; what it allocates besides chunks (zlib's state and output buffers among it) came on top,
+ * and a gzip scrape after a plain one peaked ~15 MiB above the plain one. Letting go
  * of 16 MiB makes room for it. Not more: the next plain scrape allocates again what was let go,
  * and getting all 90 MiB back cost it ~250 ms of CPU (page faults, and the collector marking for
  * the new external memory; perf, 4 scrapes each way), 16 MiB ~50 ms. The memory is freed by the
