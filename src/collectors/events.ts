@@ -48,12 +48,17 @@ const T_WIDTH = 16;
 const S_CREDITED = 0;
 const S_LAST = 4;
 const S_WIDTH = 8;
-/** ... and 4 integers: its child config's row, the scrape it was listed in, scrapes absent, retired. */
+/**
+ * ... and 6 integers: its child config's row, the scrape it was listed in, scrapes absent, retired,
+ * and its SPIs (in, out; as 32-bit integers).
+ */
 const S_TOTALS = 0;
 const S_LISTED_IN = 1;
 const S_ABSENT = 2;
 const S_RETIRED = 3;
-const S_INTS = 4;
+const S_SPI_IN = 4;
+const S_SPI_OUT = 5;
+const S_INTS = 6;
 
 /** How many scrapes a finished or vanished SA is remembered, in case it is listed again. */
 const FORGET_AFTER_SCRAPES = 5;
@@ -91,8 +96,16 @@ function counters(child: ViciSection): Float64Array {
   return SCRATCH;
 }
 
-function saKey(child: ViciSection): string {
-  return `${str(child.uniqueid) ?? ''}/${str(child['spi-in']) ?? ''}/${str(child['spi-out']) ?? ''}`;
+/** A CHILD SA's unique id: a number as charon gives it (a string only if it is not one). */
+function saId(child: ViciSection): number | string {
+  const id = str(child.uniqueid) ?? '';
+  const n = Number(id);
+  return id !== '' && Number.isSafeInteger(n) ? n : id;
+}
+
+/** An SPI (hex) as a 32-bit integer; 0 for none or for one that is not hex. */
+function spi(child: ViciSection, key: 'spi-in' | 'spi-out'): number {
+  return Number.parseInt(str(child[key]) ?? '', 16) | 0;
 }
 
 /** The one IKE section of an event message (its name is the IKE config name). */
@@ -116,10 +129,10 @@ export class EventState {
   private readonly totals = new Map<string, number>();
   private readonly totalLabels = new LabelStore();
   private total = new Float64Array(T_WIDTH * 64);
-  /** CHILD SA rows by unique id and SPIs (so a restarted daemon's reused ids never collide). */
-  private readonly sas = new Map<string, number>();
+  /** CHILD SA rows by unique id (their SPIs tell a restarted daemon's reused ids apart). */
+  private readonly sas = new Map<number | string, number>();
   /** The key of each CHILD SA row; undefined: a free row (listed in `freeRows`). */
-  private readonly saKeys: (string | undefined)[] = [];
+  private readonly saKeys: (number | string | undefined)[] = [];
   private readonly freeRows: number[] = [];
   private sa = new Float64Array(S_WIDTH * 64);
   private saInt = new Int32Array(S_INTS * 64);
@@ -177,9 +190,24 @@ export class EventState {
     return t;
   }
 
-  private entry(id: string, conn: string, child: string): number {
+  /** The row of the CHILD SA `sa` of child config (conn, child), made if it has none. */
+  private entry(sa: ViciSection, conn: string, child: string): number {
+    const id = saId(sa);
+    const spiIn = spi(sa, 'spi-in');
+    const spiOut = spi(sa, 'spi-out');
     let s = this.sas.get(id);
-    if (s === undefined) {
+    if (s !== undefined) {
+      const i = S_INTS * s;
+      if (this.saInt[i + S_SPI_IN] === spiIn && this.saInt[i + S_SPI_OUT] === spiOut) return s;
+      // Its id with other SPIs: the daemon restarted and counts ids from 1 again. The SA that had the
+      // id is gone: it is credited with what it was last seen with, and the row is the new SA's.
+      if (this.saInt[i + S_RETIRED] === 0) this.credit(s, this.sa, S_WIDTH * s + S_LAST);
+      this.sas.delete(id);
+      this.saKeys[s] = undefined;
+      this.freeRows.push(s);
+      s = undefined;
+    }
+    {
       const t = this.childTotals(conn, child);
       s = this.freeRows.pop() ?? this.saKeys.length;
       this.sa = room(this.sa, S_WIDTH * (s + 1));
@@ -190,6 +218,8 @@ export class EventState {
       this.saInt[i + S_LISTED_IN] = -1;
       this.saInt[i + S_ABSENT] = 0;
       this.saInt[i + S_RETIRED] = 0;
+      this.saInt[i + S_SPI_IN] = spiIn;
+      this.saInt[i + S_SPI_OUT] = spiOut;
       this.saKeys[s] = id;
       this.sas.set(id, s);
     }
@@ -216,7 +246,7 @@ export class EventState {
 
   /** A CHILD SA is gone (down) or replaced (the old half of a rekey): credit its final counters. */
   private finish(conn: string, name: string, child: ViciSection): void {
-    this.credit(this.entry(saKey(child), conn, name), counters(child), 0);
+    this.credit(this.entry(child, conn, name), counters(child), 0);
   }
 
   /** Handle one event message. */
@@ -263,7 +293,7 @@ export class EventState {
 
   /** A CHILD SA as listed in this scrape. */
   onListed(conn: string, name: string, child: ViciSection): void {
-    const s = this.entry(saKey(child), conn, name);
+    const s = this.entry(child, conn, name);
     const i = S_INTS * s;
     this.saInt[i + S_LISTED_IN] = this.scrapeNo;
     this.saInt[i + S_ABSENT] = 0;
