@@ -47,10 +47,14 @@ export interface ScrapeContext {
   /** Walk every IKE SA of one shared `list-sas` stream; resolves when the listing is complete. */
   sas(handler: SaHandler): Promise<void>;
   /**
-   * The configured connections (`list-conns`), fetched once per scrape: what collectors use of them
-   * (see `ConnSummary`; a collector that needs more adds it there and to `CONNS_SHAPE`).
+   * Each configured connection (`list-conns`), summarised as its message arrives: what collectors
+   * use of them (see `ConnSummary`; a collector that needs more adds it there and to `CONNS_SHAPE`).
+   * Summaries are not kept (10,000 of them held several MB through a scrape): a collector keeps
+   * what it needs. One listing per scrape, shared by every collector that asks before it starts; it
+   * starts once the `list-sas` stream is done, so a handler may use what it saw of the SAs. Resolves
+   * when the listing is complete.
    */
-  conns(): Promise<ConnSummary[]>;
+  conns(each: (c: ConnSummary) => void): Promise<void>;
 }
 
 export interface Collector {
@@ -99,6 +103,63 @@ export const CONNS_SHAPE: Shape = {
   '*': { version: true, local_addrs: true, remote_addrs: true, children: { '*': {} } },
 };
 
+/** One `list-conns` listing shared by every collector that asks for it before it starts. */
+class SharedConnsStream {
+  private handlers: { h: (c: ConnSummary) => void; error: unknown }[] = [];
+  private run: Promise<void> | null = null;
+  private started = false;
+
+  /** `after`: what the listing waits for (the `list-sas` stream: see ScrapeContext.conns). */
+  constructor(
+    private readonly ctx: () => ScrapeContext,
+    private readonly after: () => Promise<void>,
+  ) {}
+
+  add(h: (c: ConnSummary) => void): Promise<void> {
+    if (this.started) return this.stream([{ h, error: undefined }]);
+    const entry = { h, error: undefined as unknown };
+    this.handlers.push(entry);
+    if (this.run === null) {
+      // After the SA listing, and on the next turn: every collector that asks in the turn that
+      // listing ends in (those that waited for it) shares this one.
+      this.run = this.after()
+        .then(() => new Promise<void>((r) => setImmediate(r)))
+        .then(() => {
+          this.started = true;
+          return this.stream(this.handlers);
+        });
+    }
+    return this.run.then(() => {
+      if (entry.error !== undefined) throw entry.error;
+    });
+  }
+
+  private async stream(hs: { h: (c: ConnSummary) => void; error: unknown }[]): Promise<void> {
+    const ctx = this.ctx();
+    await ctx.client.stream(
+      'list-conns',
+      undefined,
+      (msg) => {
+        for (const name in msg) {
+          const c = msg[name];
+          if (!isSection(c)) continue;
+          const summary = summarise(name, c);
+          for (const e of hs) {
+            if (e.error !== undefined) continue;
+            try {
+              e.h(summary);
+            } catch (err) {
+              e.error = err;
+            }
+          }
+        }
+      },
+      { timeoutMs: ctx.timeLeft(), decode: { text: true, select: CONNS_SHAPE } },
+    );
+    if (hs.length === 1 && hs[0]?.error !== undefined) throw hs[0].error;
+  }
+}
+
 /** One listing shared by every collector that asks for it before it starts. */
 class SharedSaStream {
   private handlers: { h: SaHandler; error: unknown }[] = [];
@@ -106,6 +167,11 @@ class SharedSaStream {
   private started = false;
 
   constructor(private readonly ctx: () => ScrapeContext) {}
+
+  /** Settles when the shared listing is done (at once when no collector asked for one). */
+  done(): Promise<void> {
+    return this.run === null ? Promise.resolve() : this.run.catch(() => {});
+  }
 
   add(h: SaHandler): Promise<void> {
     if (this.started) return this.stream([{ h, error: undefined }]);
@@ -171,7 +237,6 @@ export async function runScrape(
   const started = Date.now();
   const nowSeconds = Math.floor(clock() / 1000);
   const deadline = started + timeoutMs;
-  let connsPromise: Promise<ConnSummary[]> | null = null;
   let up = true;
   let versionReply: ViciSection | undefined;
   const ctx: ScrapeContext = {
@@ -186,28 +251,13 @@ export async function runScrape(
     now: nowSeconds,
     timeLeft: () => Math.max(1, deadline - Date.now()),
     sas: (h) => shared.add(h),
-    conns: () => {
-      if (connsPromise === null) {
-        // Each connection is summarised as its message arrives: no tree of 10,000 connections is kept.
-        const summaries: ConnSummary[] = [];
-        connsPromise = client
-          .stream(
-            'list-conns',
-            undefined,
-            (msg) => {
-              for (const name in msg) {
-                const c = msg[name];
-                if (isSection(c)) summaries.push(summarise(name, c));
-              }
-            },
-            { timeoutMs: ctx.timeLeft(), decode: { text: true, select: CONNS_SHAPE } },
-          )
-          .then(() => summaries);
-      }
-      return connsPromise;
-    },
+    conns: (each) => conns.add(each),
   };
   const shared = new SharedSaStream(() => ctx);
+  const conns = new SharedConnsStream(
+    () => ctx,
+    () => shared.done(),
+  );
   const out = new Exposition(deflate);
 
   try {

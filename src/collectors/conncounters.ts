@@ -97,7 +97,10 @@ export const conncounters: Collector = {
   help: 'Per-connection IKE counters of the counters plugin (get-counters all=yes, per name when that reply is too big).',
   defaultEnabled: false,
   async collect(ctx, out) {
-    const configuredP = ctx.conns();
+    const names: string[] = [];
+    const configuredP = ctx.conns((c) => {
+      names.push(c.name);
+    });
     // Awaited below; until then a rejection must not count as unhandled.
     void configuredP.catch(() => {});
     const where = ctx.client.where;
@@ -110,7 +113,8 @@ export const conncounters: Collector = {
         if (sets === null) overflowedAt.set(where, Date.now());
         else overflowedAt.delete(where);
       }
-      const configured = [...new Set((await configuredP).map((c) => c.name))];
+      await configuredP;
+      const configured = [...new Set(names)];
       if (sets === null) {
         const n = Math.min(PER_NAME_CONNECTIONS, Math.ceil(configured.length / 50));
         while (clients.length < n)

@@ -34,10 +34,9 @@ export const conns: Collector = {
         if (!st.installedChildren.includes(name)) st.installedChildren.push(name);
       }
     });
-    // Both listings run at once; waiting on both means a failure of either is never left unhandled.
-    const [configured] = await Promise.all([ctx.conns(), sasDone]);
-
-    for (const conn of configured) {
+    // The connections are listed once the SAs are: each is written as its message arrives.
+    await sasDone;
+    await ctx.conns((conn) => {
       const name = conn.name;
       const st = state.get(name);
       const label = labelBytes(renderLabels(['conn'], [name]));
@@ -56,6 +55,6 @@ export const conns: Collector = {
           st?.installedChildren.includes(child) ? 1 : 0,
         );
       }
-    }
+    });
   },
 };

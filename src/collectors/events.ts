@@ -449,11 +449,17 @@ class EventsCollector implements Collector {
         for (const [key, child] of subSections(ike['child-sas']))
           st.onListed(conn, childName(key, child), child);
       });
-      const [configured] = await Promise.all([ctx.conns().catch(() => []), walk, reconnect]);
-      for (const c of configured) {
-        st.known(c.name);
-        for (const child of c.children) st.known(c.name, child);
-      }
+      // Configured connections and children get their series from the start (a failed list-conns
+      // only means they wait for their first event or SA).
+      const known = walk.then(() =>
+        ctx
+          .conns((c) => {
+            st.known(c.name);
+            for (const child of c.children) st.known(c.name, child);
+          })
+          .catch(() => {}),
+      );
+      await Promise.all([known, reconnect]);
       listed = true;
     }
     st.endScrape(listed);

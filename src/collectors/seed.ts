@@ -101,17 +101,17 @@ export const seed: Collector = {
       withSa.add(conn);
       writeIke(out, conn, ike);
     });
-    const [configured] = await Promise.all([ctx.conns(), sasDone]);
+    await sasDone;
 
     let idle = 0;
-    for (const { name } of configured) {
-      if (withSa.has(name)) continue;
+    await ctx.conns(({ name }) => {
+      if (withSa.has(name)) return;
       // A configured connection without IKE SA: listed with zero values, as the seed does.
       idle++;
       const l = renderLabels(['name', 'uniqueid'], [name, '']);
       out.sample(F.seedIkeState, l, 0);
       out.sample(F.seedIkeChildren, l, 0);
-    }
+    });
     out.sample(F.seedKnownIkes, '', ikes + idle);
     out.sample(F.seedIkesConnected, '', ikes);
   },
