@@ -1,17 +1,20 @@
 // What a collector is, and how one scrape runs them all: a `version` probe decides strongswan_up,
 // then every enabled collector runs concurrently against one shared context, each into its own
 // Exposition that is kept only when the collector succeeds. One list-sas stream feeds every collector
-// that walks the SAs. Collectors never throw past runScrape; failures become success=0 and a log line.
+// that walks the SAs, one list-conns stream after it every collector that reads the configured
+// connections. Collectors never throw past runScrape; failures become success=0 and a log line.
 
 import { deflateCatchUp, Exposition, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import {
+  type DecodeOptions,
   isSection,
   type Shape,
   str,
   strList,
   subSections,
   type ViciClient,
+  type ViciInput,
   type ViciSection,
   ViciTimeoutError,
 } from '../vici/index.js';
@@ -86,7 +89,7 @@ export interface ConnSummary {
   readonly name: string;
   /** `version` of list-conns: IKEv1, IKEv2 or 0 (any). */
   readonly version: string;
-  /** `local_addrs`, joined with ',' (kept as one string: 10,000 summaries live through a scrape). */
+  /** `local_addrs`, joined with ',' (as strongswan_conn_info shows them). */
   readonly localAddrs: string;
   /** `remote_addrs`, joined with ','. */
   readonly remoteAddrs: string;
@@ -103,26 +106,44 @@ export const CONNS_SHAPE: Shape = {
   '*': { version: true, local_addrs: true, remote_addrs: true, children: { '*': {} } },
 };
 
-/** One `list-conns` listing shared by every collector that asks for it before it starts. */
-class SharedConnsStream {
-  private handlers: { h: (c: ConnSummary) => void; error: unknown }[] = [];
+/**
+ * One listing (`list-sas`, `list-conns`) shared by every collector that asks for it before it
+ * starts; one that asks later gets a listing of its own. Each section of the reply is made into an
+ * item once (`item`) and handed to every handler; a handler that throws is skipped from then on and
+ * its error given to that collector alone.
+ */
+class SharedListing<T> {
+  private handlers: { h: (name: string, item: T) => void; error: unknown }[] = [];
   private run: Promise<void> | null = null;
   private started = false;
 
-  /** `after`: what the listing waits for (the `list-sas` stream: see ScrapeContext.conns). */
   constructor(
     private readonly ctx: () => ScrapeContext,
-    private readonly after: () => Promise<void>,
+    private readonly command: string,
+    private readonly opts: {
+      args?: ViciInput;
+      decode: DecodeOptions;
+      item: (name: string, section: ViciSection) => T;
+      /** What the listing waits for before it starts. */
+      after?: () => Promise<void>;
+      /** A scrape for a gzip client waits after each message when deflating falls behind. */
+      waitForDeflate?: boolean;
+    },
   ) {}
 
-  add(h: (c: ConnSummary) => void): Promise<void> {
+  /** Settles when the shared listing is done (at once when no collector asked for one). */
+  done(): Promise<void> {
+    return this.run === null ? Promise.resolve() : this.run.catch(() => {});
+  }
+
+  add(h: (name: string, item: T) => void): Promise<void> {
     if (this.started) return this.stream([{ h, error: undefined }]);
     const entry = { h, error: undefined as unknown };
     this.handlers.push(entry);
     if (this.run === null) {
-      // After the SA listing, and on the next turn: every collector that asks in the turn that
-      // listing ends in (those that waited for it) shares this one.
-      this.run = this.after()
+      // On the next turn (after what it waits for): every collector that asks in this turn, or in
+      // the turn that ends the wait, shares the listing.
+      this.run = (this.opts.after?.() ?? Promise.resolve())
         .then(() => new Promise<void>((r) => setImmediate(r)))
         .then(() => {
           this.started = true;
@@ -134,83 +155,30 @@ class SharedConnsStream {
     });
   }
 
-  private async stream(hs: { h: (c: ConnSummary) => void; error: unknown }[]): Promise<void> {
+  private async stream(hs: { h: (name: string, item: T) => void; error: unknown }[]): Promise<void> {
     const ctx = this.ctx();
+    const { item, waitForDeflate } = this.opts;
     await ctx.client.stream(
-      'list-conns',
-      undefined,
+      this.command,
+      this.opts.args,
       (msg) => {
         for (const name in msg) {
-          const c = msg[name];
-          if (!isSection(c)) continue;
-          const summary = summarise(name, c);
+          const section = msg[name];
+          if (!isSection(section)) continue;
+          const it = item(name, section);
           for (const e of hs) {
             if (e.error !== undefined) continue;
             try {
-              e.h(summary);
+              e.h(name, it);
             } catch (err) {
               e.error = err;
             }
           }
         }
+        // See Exposition: the socket is not read until deflating has caught up.
+        return waitForDeflate ? deflateCatchUp() : undefined;
       },
-      { timeoutMs: ctx.timeLeft(), decode: { text: true, select: CONNS_SHAPE } },
-    );
-    if (hs.length === 1 && hs[0]?.error !== undefined) throw hs[0].error;
-  }
-}
-
-/** One listing shared by every collector that asks for it before it starts. */
-class SharedSaStream {
-  private handlers: { h: SaHandler; error: unknown }[] = [];
-  private run: Promise<void> | null = null;
-  private started = false;
-
-  constructor(private readonly ctx: () => ScrapeContext) {}
-
-  /** Settles when the shared listing is done (at once when no collector asked for one). */
-  done(): Promise<void> {
-    return this.run === null ? Promise.resolve() : this.run.catch(() => {});
-  }
-
-  add(h: SaHandler): Promise<void> {
-    if (this.started) return this.stream([{ h, error: undefined }]);
-    const entry = { h, error: undefined as unknown };
-    this.handlers.push(entry);
-    if (this.run === null) {
-      // Start on the next turn, so that every collector started in this turn shares the stream.
-      this.run = new Promise<void>((r) => setImmediate(r)).then(() => {
-        this.started = true;
-        return this.stream(this.handlers);
-      });
-    }
-    return this.run.then(() => {
-      if (entry.error !== undefined) throw entry.error;
-    });
-  }
-
-  private async stream(hs: { h: SaHandler; error: unknown }[]): Promise<void> {
-    const ctx = this.ctx();
-    await ctx.client.stream(
-      'list-sas',
-      { noblock: 'yes' },
-      (msg) => {
-        for (const name in msg) {
-          const ike = msg[name];
-          if (typeof ike !== 'object' || Buffer.isBuffer(ike) || Array.isArray(ike)) continue;
-          for (const e of hs) {
-            if (e.error !== undefined) continue;
-            try {
-              e.h(name, ike);
-            } catch (err) {
-              e.error = err;
-            }
-          }
-        }
-        // A scrape for a gzip client waits here when deflating falls behind (see Exposition).
-        return deflateCatchUp();
-      },
-      { timeoutMs: ctx.timeLeft(), decode: { text: true } },
+      { timeoutMs: ctx.timeLeft(), decode: this.opts.decode },
     );
     if (hs.length === 1 && hs[0]?.error !== undefined) throw hs[0].error;
   }
@@ -250,14 +218,20 @@ export async function runScrape(
     },
     now: nowSeconds,
     timeLeft: () => Math.max(1, deadline - Date.now()),
-    sas: (h) => shared.add(h),
-    conns: (each) => conns.add(each),
+    sas: (h) => sas.add(h),
+    conns: (each) => conns.add((_, c) => each(c)),
   };
-  const shared = new SharedSaStream(() => ctx);
-  const conns = new SharedConnsStream(
-    () => ctx,
-    () => shared.done(),
-  );
+  const sas = new SharedListing(() => ctx, 'list-sas', {
+    args: { noblock: 'yes' },
+    decode: { text: true },
+    item: (_, ike) => ike,
+    waitForDeflate: true,
+  });
+  const conns = new SharedListing(() => ctx, 'list-conns', {
+    decode: { text: true, select: CONNS_SHAPE },
+    item: summarise,
+    after: () => sas.done(),
+  });
   const out = new Exposition(deflate);
 
   try {
@@ -310,17 +284,10 @@ export async function runScrape(
   return { up, exposition: out };
 }
 
-/** The few `version` values, one string each (not one per connection). */
-const VERSIONS = new Map<string, string>();
-
 function summarise(name: string, c: ViciSection): ConnSummary {
-  let version = str(c.version) ?? '';
-  const known = VERSIONS.get(version);
-  if (known !== undefined) version = known;
-  else if (VERSIONS.size < 16) VERSIONS.set(version, version);
   return {
     name,
-    version,
+    version: str(c.version) ?? '',
     localAddrs: strList(c.local_addrs).join(','),
     remoteAddrs: strList(c.remote_addrs).join(','),
     children: subSections(c.children).map(([child]) => child),

@@ -11,7 +11,7 @@
 // passed beyond that. An SA that vanishes without an event (missed while disconnected, daemon restart)
 // is credited with what the last scrape saw. Values are float64: exact up to 2^53 bytes.
 
-import { type Exposition, LabelStore, labelBytes, renderLabels } from '../metrics/exposition.js';
+import { type Exposition, LabelStore, labelBytes, renderLabels, room } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, subSections, ViciClient, type ViciSection, ViciUnknownEventError } from '../vici/index.js';
 import { type Collector, describe, type Logger, type TargetEnv } from './collector.js';
@@ -62,18 +62,6 @@ const S_INTS = 6;
 
 /** How many scrapes a finished or vanished SA is remembered, in case it is listed again. */
 const FORGET_AFTER_SCRAPES = 5;
-
-/**
- * A Float64Array or Int32Array with room for `n` elements: the same one, or a copy a quarter bigger
- * (not twice: the state of 50,000 tunnels is ~25 MB of rows, and doubling would hold up to as much
- * again unused).
- */
-function room<A extends Float64Array | Int32Array>(a: A, n: number): A {
-  if (n <= a.length) return a;
-  const bigger = new (a.constructor as new (n: number) => A)(Math.max(n, Math.ceil(1.25 * a.length)));
-  bigger.set(a);
-  return bigger;
-}
 
 /** a[i] += 1; the new value. */
 function inc(a: Float64Array | Int32Array, i: number): number {
@@ -202,28 +190,30 @@ export class EventState {
       // Its id with other SPIs: the daemon restarted and counts ids from 1 again. The SA that had the
       // id is gone: it is credited with what it was last seen with, and the row is the new SA's.
       if (this.saInt[i + S_RETIRED] === 0) this.credit(s, this.sa, S_WIDTH * s + S_LAST);
-      this.sas.delete(id);
-      this.saKeys[s] = undefined;
-      this.freeRows.push(s);
-      s = undefined;
+      this.forget(s, id);
     }
-    {
-      const t = this.childTotals(conn, child);
-      s = this.freeRows.pop() ?? this.saKeys.length;
-      this.sa = room(this.sa, S_WIDTH * (s + 1));
-      this.saInt = room(this.saInt, S_INTS * (s + 1));
-      this.sa.fill(0, S_WIDTH * s, S_WIDTH * (s + 1));
-      const i = S_INTS * s;
-      this.saInt[i + S_TOTALS] = t;
-      this.saInt[i + S_LISTED_IN] = -1;
-      this.saInt[i + S_ABSENT] = 0;
-      this.saInt[i + S_RETIRED] = 0;
-      this.saInt[i + S_SPI_IN] = spiIn;
-      this.saInt[i + S_SPI_OUT] = spiOut;
-      this.saKeys[s] = id;
-      this.sas.set(id, s);
-    }
+    const t = this.childTotals(conn, child);
+    s = this.freeRows.pop() ?? this.saKeys.length;
+    this.sa = room(this.sa, S_WIDTH * (s + 1));
+    this.saInt = room(this.saInt, S_INTS * (s + 1));
+    this.sa.fill(0, S_WIDTH * s, S_WIDTH * (s + 1));
+    const i = S_INTS * s;
+    this.saInt[i + S_TOTALS] = t;
+    this.saInt[i + S_LISTED_IN] = -1;
+    this.saInt[i + S_ABSENT] = 0;
+    this.saInt[i + S_RETIRED] = 0;
+    this.saInt[i + S_SPI_IN] = spiIn;
+    this.saInt[i + S_SPI_OUT] = spiOut;
+    this.saKeys[s] = id;
+    this.sas.set(id, s);
     return s;
+  }
+
+  /** Row s (of the SA with key id) is free again. */
+  private forget(s: number, id: number | string): void {
+    this.sas.delete(id);
+    this.saKeys[s] = undefined;
+    this.freeRows.push(s);
   }
 
   /**
@@ -327,11 +317,7 @@ export class EventState {
           continue;
         }
         if (ints[i + S_RETIRED] === 0) this.credit(s, sa, last);
-        if (inc(ints, i + S_ABSENT) > FORGET_AFTER_SCRAPES) {
-          this.sas.delete(id);
-          this.saKeys[s] = undefined;
-          this.freeRows.push(s);
-        }
+        if (inc(ints, i + S_ABSENT) > FORGET_AFTER_SCRAPES) this.forget(s, id);
       }
     }
     for (let t = 0; t < this.totalLabels.size; t++) {

@@ -53,7 +53,7 @@ describe('full garbage collection after a big scrape', () => {
       daemons.push(d);
       const s = await serve(d.address, log, {
         timeoutMs: 20_000,
-        afterBigScrape: () => {
+        collectGarbage: () => {
           calls[name]++;
         },
       });

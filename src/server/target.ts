@@ -25,7 +25,7 @@ export interface TargetOptions {
    * default a full garbage collection when node runs with --expose-gc (the bin and the Docker image
    * start it so), else nothing.
    */
-  afterBigScrape?: () => void;
+  collectGarbage?: () => void;
 }
 
 /**
@@ -48,7 +48,7 @@ export class ScrapeOutcome {
   constructor(
     readonly up: boolean,
     readonly exposition: Exposition,
-    private readonly afterBig: () => void = () => {},
+    private readonly collectGarbage: () => void = () => {},
   ) {}
 
   /**
@@ -81,7 +81,7 @@ export class ScrapeOutcome {
     const big = this.exposition.samples >= GC_AFTER_SAMPLES;
     this.exposition.recycle();
     // After the other 'finish' listeners of the last response: nothing waits for this.
-    if (big) setImmediate(this.afterBig);
+    if (big) setImmediate(this.collectGarbage);
   }
 
   /** The response made by `make` for `key`, made once. */
@@ -103,7 +103,10 @@ export class Target {
   /** Scrapes that ran a query, and scrapes that joined one already under way. */
   readonly stats = { queries: 0, shared: 0 };
 
+  private readonly collectGarbage: () => void;
+
   constructor(readonly opts: TargetOptions) {
+    this.collectGarbage = opts.collectGarbage ?? fullGc;
     this.client = new ViciClient({ address: opts.address, timeoutMs: opts.timeoutMs });
     const env = { address: opts.address, timeoutMs: opts.timeoutMs, log: opts.log };
     this.collectors = opts.collectors.map((c) => (c.attach ? c.attach(env) : c));
@@ -120,7 +123,7 @@ export class Target {
     }
     this.stats.queries++;
     // A gzip scrape after a plain one: some of the plain one's free chunks go before this one allocates.
-    if (deflate && startDeflating() > 0) (this.opts.afterBigScrape ?? fullGc)();
+    if (deflate && startDeflating() > 0) this.collectGarbage();
     const log = this.opts.log;
     const budget = Math.min(timeoutMs, this.opts.timeoutMs);
     this.inflight = runScrape(
@@ -133,7 +136,7 @@ export class Target {
       deflate,
     )
       .then((r) => {
-        const outcome = new ScrapeOutcome(r.up, r.exposition, this.opts.afterBigScrape ?? fullGc);
+        const outcome = new ScrapeOutcome(r.up, r.exposition, this.collectGarbage);
         // Joined scrapes resume in this turn's microtasks and take their holds there.
         setImmediate(() => outcome.closeJoins());
         return outcome;

@@ -18,7 +18,7 @@ export interface Served {
 export async function serve(
   address: string,
   log: Logger,
-  opts: { timeoutMs?: number; collectors?: readonly Collector[]; afterBigScrape?: () => void } = {},
+  opts: { timeoutMs?: number; collectors?: readonly Collector[]; collectGarbage?: () => void } = {},
 ): Promise<Served> {
   const target = new Target({
     name: 'default',
@@ -26,7 +26,7 @@ export async function serve(
     timeoutMs: opts.timeoutMs ?? 5000,
     collectors: opts.collectors ?? COLLECTORS.filter((c) => c.defaultEnabled),
     log,
-    ...(opts.afterBigScrape ? { afterBigScrape: opts.afterBigScrape } : {}),
+    ...(opts.collectGarbage ? { collectGarbage: opts.collectGarbage } : {}),
   });
   const server = http.createServer(
     createHandler({
