@@ -214,3 +214,86 @@ describe('a deflating exposition (a scrape for a gzip client)', () => {
     assert.equal(m.startDeflating(), 0, 'a gzip scrape after a gzip scrape keeps what the last one used');
   });
 });
+
+describe('lines by reference (a plain scrape, see Exposition: dict)', () => {
+  /** What three collectors and the scrape write, into expositions sharing `dict` (or as text). */
+  function scrape(dict: LabelStore | undefined, store: LabelStore): Exposition {
+    const out = new Exposition(false, dict);
+    const dir = [labelBytes(',direction="in"'), labelBytes(',direction="out"')];
+    for (const seed of [7, 13]) {
+      const mine = new Exposition(false, dict);
+      for (let i = 0; i < 40_000; i++) {
+        const l = labelBytes(renderLabels(['conn', 'ike_id'], [`gw-${(i * seed) % 997}-ü"\\`, String(i)]));
+        const c = labelBytes(renderLabels(['conn', 'child'], [`gw-${i}`, `net-${i % 3}`]));
+        mine.put(F.childSaBytes, l, dir[i % 2] as Buffer, String(i * seed * 1_000_003));
+        mine.put(F.childSaPackets, c, dir[(i + 1) % 2] as Buffer, -i);
+        mine.put(F.ikeSaEstablished, l, null, i / seed);
+        // A suffix made per line, and values that are not written (false, nothing kept).
+        mine.put(F.connChildUp, c, labelBytes(`,x="${i}"`), i % 2);
+        assert.equal(mine.put(F.ikeSaRekey, l, null, i % 5 === 0 ? '1e3' : String(i)), i % 5 !== 0);
+        // Lines as text among lines by reference, in one family.
+        if (i % 1000 === 0) mine.sample(F.childSaBytes, `conn="t${i}",direction="in"`, i);
+      }
+      mine.sample(F.up, '', seed);
+      out.absorb(mine);
+    }
+    // Label sets kept across scrapes (the events collector's), and one line longer than a chunk.
+    for (let i = 0; i < store.size; i++) store.put(out, F.connChildBytes, i, null, i);
+    out.put(F.connInfo, labelBytes(`conn="${'x'.repeat(300_000)}"`), null, 1);
+    out.sample(F.collectorSuccess, 'collector="x"', 1);
+    return out;
+  }
+
+  it('gives the text that lines written as text make, whole or piece by piece', () => {
+    const store = new LabelStore();
+    for (let i = 0; i < 3000; i++) store.add(`conn="s${i}",child="€${i % 9}"`);
+    const want = scrape(undefined, store).text();
+    const dict = new LabelStore();
+    const e = scrape(dict, store);
+    // More than 2^16 label sets: the reference's third byte is used.
+    assert.ok(dict.size > 1 << 17, `${dict.size} label sets`);
+    assert.equal(e.samples, scrape(undefined, store).samples);
+    for (const format of ['prometheus', 'openmetrics'] as const) {
+      const text = format === 'prometheus' ? want : scrape(undefined, store).text(format);
+      assert.equal(e.textLength(format), Buffer.byteLength(text));
+      assert.equal(e.text(format), text);
+      const r = e.reader(format);
+      const pieces: Buffer[] = [];
+      for (let p = r.next(); p !== undefined; p = r.next()) pieces.push(Buffer.from(p));
+      assert.equal(Buffer.concat(pieces).toString('utf8'), text);
+    }
+    // Held as references: a fraction of the text.
+    assert.ok(e.textLength() > 4 * dictBytes(dict), 'label sets stored once');
+  });
+
+  it('does not mix references of different dicts', () => {
+    const a = new Exposition(false, new LabelStore());
+    a.put(F.connUp, labelBytes('conn="a"'), null, 1);
+    assert.throws(() => new Exposition(false, new LabelStore()).absorb(a), /another dict/);
+    const text = new Exposition();
+    text.absorb(new Exposition()); // no dict on either side: as always
+  });
+
+  it('gives the pieces it made back to the free list, and only those', async () => {
+    const m = (await import(`${'./exposition.js'}?by-reference`)) as typeof import('./exposition.js');
+    const e = new m.Exposition(false, new m.LabelStore());
+    for (let i = 0; i < 100_000; i++)
+      e.put(F.childSaBytes, labelBytes(`conn="gw-${i}",child="net-${i % 7}"`), null, i * 1009);
+    e.sample(F.up, '', 1);
+    const r = e.reader();
+    const pieces: Buffer[] = [];
+    for (let p = r.next(); p !== undefined; p = r.next()) pieces.push(p);
+    assert.ok(pieces.length > 10, `${pieces.length} pieces`);
+    const before = m.freeChunks();
+    for (const p of pieces) r.release(p);
+    const made = pieces.filter((p) => p.length > 1000).length;
+    assert.equal(m.freeChunks(), before + made, 'every full piece it made, no header, no line as text');
+    for (const p of pieces) r.release(p);
+    assert.equal(m.freeChunks(), before + made, 'each once');
+  });
+});
+
+/** Bytes held by a store's label sets. */
+function dictBytes(d: LabelStore): number {
+  return d.ends[d.size] as number;
+}
