@@ -4,7 +4,7 @@
 // that walks the SAs, one list-conns stream after it every collector that reads the configured
 // connections. Collectors never throw past runScrape; failures become success=0 and a log line.
 
-import { deflateCatchUp, Exposition, renderLabels } from '../metrics/exposition.js';
+import { deflateCatchUp, Exposition, renderLabels, scrapeDict } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import {
   type DecodeOptions,
@@ -232,7 +232,9 @@ export async function runScrape(
     item: summarise,
     after: () => sas.done(),
   });
-  const out = new Exposition(deflate);
+  // Lines by reference to label sets kept once per scrape (see Exposition); not for a gzip client.
+  const dict = deflate ? undefined : scrapeDict();
+  const out = new Exposition(deflate, dict);
 
   try {
     // The first call of the scrape gets the whole budget, so its timeout message names the configured one.
@@ -248,7 +250,7 @@ export async function runScrape(
   const results = await Promise.all(
     collectors.map(async (c) => {
       const t0 = performance.now();
-      const mine = new Exposition(deflate);
+      const mine = new Exposition(deflate, dict);
       let ok = false;
       if (up || c.live === false) {
         try {
@@ -261,7 +263,7 @@ export async function runScrape(
         }
       }
       if (!ok && c.down) {
-        const d = new Exposition(deflate);
+        const d = new Exposition(deflate, dict);
         c.down(d);
         out.absorb(d);
       }

@@ -79,15 +79,16 @@ describe('full garbage collection after a big scrape', () => {
     await settle(() => calls.big);
     assert.equal(calls.big, 1 + big.target.stats.queries - queries);
 
-    // A gzip scrape after a plain one: one more, as it starts, for the plain one's chunks (2,000
-    // tunnels: ~18 MB of text, more than DEFLATE_FREE_CHUNKS); one after a gzip scrape: none more.
+    // A gzip scrape after a plain one: a plain scrape of 2,000 tunnels keeps its lines by reference
+    // (~5 MB, fewer chunks than DEFLATE_FREE_CHUNKS), so there is nothing to let go and no collection
+    // as the gzip scrape starts (exposition.test.ts covers the letting go); one after it as always.
     let before = calls.big;
     await get(big.url, 'identity');
     await settle(() => calls.big);
     assert.equal(calls.big, before + 1, 'after a plain scrape');
     await get(big.url);
     await settle(() => calls.big);
-    assert.equal(calls.big, before + 3, 'as a gzip scrape after a plain one starts, and after it');
+    assert.equal(calls.big, before + 2, 'after a gzip scrape that follows a plain one');
     before = calls.big;
     await get(big.url);
     await settle(() => calls.big);

@@ -14,6 +14,7 @@ import { type Served, serve } from '../../test/helpers/serve.js';
 import { assertComplete } from '../../test/helpers/synthetic-expect.js';
 import { createLogger } from '../log.js';
 import { freeChunks } from '../metrics/exposition.js';
+import { STALL_MS } from './shared-text.js';
 
 const N = 2000;
 /** The synthetic daemon's clock: its counters change only when a test moves it. */
@@ -99,8 +100,23 @@ describe('recycled exposition chunks', () => {
     assert.ok(freeChunks() > 0, 'chunks were given back for reuse');
     exact(await slow, 0);
 
+    // Plain clients of one query share the text as it is made (shared-text.ts): one that stops
+    // reading longer than STALL_MS is left behind with a text of its own, one goes away; every
+    // complete body is exact, and the pieces come back to the free list.
+    now += 1000;
+    const [paused, , ...rest] = await Promise.all([
+      get(url, { pauseMs: STALL_MS + 500 }),
+      get(url, { abortAfterFirst: true }),
+      get(url),
+      get(url),
+    ]);
+    for (const body of [paused, ...rest]) exact(body, 5);
+    const free = freeChunks();
+    exact(await get(url), 5);
+    assert.ok(freeChunks() >= free, 'pieces given back');
+
     // Clients that go away mid-response: those scrapes are never recycled, the others stay exact.
-    for (let s = 5; s <= 7; s++) {
+    for (let s = 6; s <= 8; s++) {
       now += 1000;
       const [, a, b] = await Promise.all([
         get(url, { abortAfterFirst: true }),

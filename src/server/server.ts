@@ -11,6 +11,7 @@ import type { Gate } from './auth.js';
 import { gzipParts, plainParts } from './gzip.js';
 import { landingPage } from './landing.js';
 import { acceptsGzip, negotiateFormat } from './negotiate.js';
+import { SharedText, writeShared } from './shared-text.js';
 import type { ScrapeOutcome, Target } from './target.js';
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -62,11 +63,21 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
     format: Format,
     gz: boolean,
     withSelf: boolean,
-  ): Promise<Buffer[]> {
-    const make = async () => {
-      const parts = outcome ? await outcome.exposition.parts(format) : [];
+  ): Promise<Buffer[] | SharedText> {
+    const tail = async () => {
+      const parts: Buffer[] = [];
       if (withSelf) parts.push(...info.render(format), Buffer.from(await opts.selfMetrics.text(format)));
       if (format === 'openmetrics') parts.push(EOF);
+      return parts;
+    };
+    const e = outcome?.exposition;
+    // A plain response of a scrape whose lines are kept by reference: made as it is written.
+    if (e?.dict !== undefined && !gz) {
+      const make = async () => new SharedText(() => e.reader(format), e.textLength(format), await tail());
+      return (outcome as ScrapeOutcome).response(`${format}|false|${withSelf}`, make);
+    }
+    const make = async () => {
+      const parts = [...(e ? await e.parts(format) : []), ...(await tail())];
       return gz ? gzipParts(parts) : plainParts(parts);
     };
     return outcome ? outcome.response(`${format}|${gz}|${withSelf}`, make) : make();
@@ -166,7 +177,7 @@ function sendChunks(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   contentType: string,
-  chunks: Buffer[],
+  chunks: Buffer[] | SharedText,
   gz: boolean,
 ): void {
   res.statusCode = 200;
@@ -176,10 +187,15 @@ function sendChunks(
     res.setHeader('Vary', 'Accept-Encoding');
   }
   let length = 0;
-  for (const c of chunks) length += c.length;
+  if (chunks instanceof SharedText) length = chunks.length;
+  else for (const c of chunks) length += c.length;
   res.setHeader('Content-Length', length);
   if (req.method === 'HEAD') {
     res.end();
+    return;
+  }
+  if (chunks instanceof SharedText) {
+    writeShared(res, chunks);
     return;
   }
   res.cork();

@@ -11,6 +11,7 @@ import {
 import { type Exposition, startDeflating } from '../metrics/exposition.js';
 
 import { ViciClient } from '../vici/index.js';
+import type { SharedText } from './shared-text.js';
 
 export interface TargetOptions {
   name: string;
@@ -41,7 +42,7 @@ const fullGc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
 export class ScrapeOutcome {
   /** Responses made from this outcome, by kind (format, compression): shared by every joined scrape. */
-  readonly responses = new Map<string, Promise<Buffer[]>>();
+  readonly responses = new Map<string, Promise<Buffer[] | SharedText>>();
   private holds = 0;
   private held = false;
   private open = true;
@@ -85,8 +86,8 @@ export class ScrapeOutcome {
   }
 
   /** The response made by `make` for `key`, made once. */
-  response(key: string, make: () => Promise<Buffer[]>): Promise<Buffer[]> {
-    let r = this.responses.get(key);
+  response<T extends Buffer[] | SharedText>(key: string, make: () => Promise<T>): Promise<T> {
+    let r = this.responses.get(key) as Promise<T> | undefined;
     if (r === undefined) {
       r = make();
       this.responses.set(key, r);
