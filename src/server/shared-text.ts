@@ -15,6 +15,8 @@ export interface PieceSource {
 
 /** How many pieces (256 KiB each) the fastest client may be ahead of the slowest. */
 export const WINDOW = 8;
+/** Bytes a client may have written and not yet sent before it waits for the socket. */
+export const WRITE_AHEAD = 1 << 20;
 /** How long the others wait for a client that does not read before it is left behind. */
 export const STALL_MS = 1000;
 
@@ -219,7 +221,8 @@ export function writeShared(res: http.ServerResponse, text: SharedText): void {
         res.end(() => cur.close());
         return;
       }
-      if (!res.write(p.buf, () => cur.written(p))) {
+      // A few pieces in flight (not one): the socket gets more per write, and the pump fewer turns.
+      if (!res.write(p.buf, () => cur.written(p)) && res.writableLength >= WRITE_AHEAD) {
         res.once('drain', pump);
         return;
       }
