@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Cursor, type Piece, type PieceSource, SharedText, STALL_MS, WINDOW } from './shared-text.js';
+import {
+  type Cursor,
+  type Piece,
+  type PieceSource,
+  SharedText,
+  STALL_MS,
+  WINDOW,
+  writeShared,
+} from './shared-text.js';
 
 /** A source of `n` pieces `p0`, `p1`, ...: counts the sources made and the pieces given back. */
 function pieces(n: number) {
@@ -110,5 +119,31 @@ describe('SharedText', () => {
     for (const p of held) a.written(p);
     assert.equal(log.released.length, before, 'abandoned pieces are not given back');
     assert.equal(text.length, 0);
+  });
+
+  it('ends a response whose text cannot be made, and the server goes on', async () => {
+    let fail = true;
+    const server = http.createServer((_req, res) => {
+      const source: PieceSource = {
+        next: () => {
+          if (fail) throw new Error('boom');
+          return undefined;
+        },
+        release: () => {},
+      };
+      const text = new SharedText(() => source, 0, [Buffer.from('ok\n')]);
+      res.setHeader('Content-Length', fail ? 10 : text.length);
+      writeShared(res, text);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    try {
+      await assert.rejects(async () => (await fetch(url)).text());
+      fail = false;
+      assert.equal(await (await fetch(url)).text(), 'ok\n');
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
   });
 });

@@ -210,6 +210,15 @@ export function writeShared(res: http.ServerResponse, text: SharedText): void {
   const cur = text.open();
   res.once('close', () => cur.close());
   const pump = (): void => {
+    try {
+      step();
+    } catch (err) {
+      // Making the text failed (a bug): this response ends here, the process goes on.
+      cur.close();
+      res.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+  const step = (): void => {
     if (cur.closed || res.destroyed) return;
     for (;;) {
       const p = cur.take();
