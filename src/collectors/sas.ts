@@ -11,6 +11,17 @@ const CHILD_INFO = F.childSaInfo.labels.slice(4);
 const IN = labelBytes(',direction="in"');
 const OUT = labelBytes(',direction="out"');
 
+/** `,state="..."` as bytes, made once per state name (a daemon has a dozen). */
+const STATE_SUFFIXES = new Map<string, Buffer>();
+function stateSuffix(state: string): Buffer {
+  let b = STATE_SUFFIXES.get(state);
+  if (b === undefined) {
+    b = labelBytes(`,state="${escapeLabelValue(state)}"`);
+    if (STATE_SUFFIXES.size < 64) STATE_SUFFIXES.set(state, b);
+  }
+  return b;
+}
+
 /** Write `now + sign * field` when the field is present. */
 function timestamp(
   out: Exposition,
@@ -56,7 +67,7 @@ export function writeIkeSa(
     s('dh-group') ?? '',
   ]);
   out.sample(F.ikeSaInfo, `${labels},${info}`, 1);
-  out.sample(F.ikeSaState, `${labels},state="${escapeLabelValue(s('state') ?? '')}"`, 1);
+  out.put(F.ikeSaState, lb, stateSuffix(s('state') ?? ''), 1);
   timestamp(out, F.ikeSaEstablished, lb, null, now, s('established'), -1);
   timestamp(out, F.ikeSaRekey, lb, null, now, s('rekey-time'), 1);
   timestamp(out, F.ikeSaReauth, lb, null, now, s('reauth-time'), 1);
@@ -90,8 +101,8 @@ function writeChildSa(
     s('dh-group') ?? '',
   ]);
   out.sample(F.childSaInfo, `${labels},${info}`, 1);
-  out.sample(F.childSaState, `${labels},state="${escapeLabelValue(s('state') ?? '')}"`, 1);
   const lb = labelBytes(labels);
+  out.put(F.childSaState, lb, stateSuffix(s('state') ?? ''), 1);
   const counter = (f: Family, suffix: Uint8Array, k: string) => {
     const v = s(k);
     if (v !== undefined) out.put(f, lb, suffix, v);

@@ -17,13 +17,22 @@ function rel(out: Exposition, f: Family, labels: Uint8Array, field: string | und
 const flag01 = (v: string | undefined) => (v === 'yes' ? 1 : 0);
 
 /** `,algorithm="...",dh_group="..."` as bytes; the few combinations a daemon uses are made once. */
-const ALG_SUFFIXES = new Map<string, Buffer>();
+const ALG_SUFFIXES = new Map<string, Map<string, Buffer>>();
+let algSuffixes = 0;
 function algSuffix(alg: string, dh: string): Buffer {
-  const key = `${alg}\u0000${dh}`;
-  let b = ALG_SUFFIXES.get(key);
+  // By algorithm, then DH group: no key string made per call.
+  let byDh = ALG_SUFFIXES.get(alg);
+  let b = byDh?.get(dh);
   if (b === undefined) {
     b = labelBytes(`,${renderLabels(['algorithm', 'dh_group'], [alg, dh])}`);
-    if (ALG_SUFFIXES.size < 1024) ALG_SUFFIXES.set(key, b);
+    if (algSuffixes < 1024) {
+      if (byDh === undefined) {
+        byDh = new Map();
+        ALG_SUFFIXES.set(alg, byDh);
+      }
+      byDh.set(dh, b);
+      algSuffixes++;
+    }
   }
   return b;
 }
