@@ -10,7 +10,7 @@
 // and parts() gives its response as text and deflated runs (server/gzip.ts puts them together).
 
 import zlib from 'node:zlib';
-import { ALL_FAMILIES, type Family } from './families.js';
+import type { Family } from './families.js';
 
 export type Format = 'prometheus' | 'openmetrics';
 
@@ -19,7 +19,6 @@ export const CONTENT_TYPES: Readonly<Record<Format, string>> = {
   openmetrics: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
 };
 
-const ORDER = new Map<Family, number>(ALL_FAMILIES.map((f, i) => [f, i]));
 const NEEDS_ESCAPE = /[\\"\n]/;
 
 /** Escape a label value for the text formats (backslash, double quote, newline). */
@@ -387,13 +386,13 @@ class Body {
     this.off += b.length;
   }
 
-  /** End a line written by reference: `VALUE\n`; false (nothing valid written) as `end`. */
-  endRef(value: number | string): boolean {
-    const buf = this.buf;
-    let off = this.off;
-    off = typeof value === 'string' ? writeDecimal(buf, off, value) : writeNumber(buf, off, value);
+  /** The value of a line written by reference; false (nothing valid written) as `end`. */
+  value(value: number | string): boolean {
+    const off =
+      typeof value === 'string'
+        ? writeDecimal(this.buf, this.off, value)
+        : writeNumber(this.buf, this.off, value);
     if (off < 0) return false;
-    buf[off++] = 0x0a;
     this.off = off;
     return true;
   }
@@ -608,11 +607,13 @@ function header(f: Family, format: Format): Buffer {
 const REF = 0x01;
 /** Suffix reference of a line without suffix. */
 const NO_SUFFIX = 0xffffffff;
-/** Bytes of a line by reference before its value: tag, label set, suffix. */
-const REF_HEAD = 9;
+/** Bytes of a line by reference before its value: tag, label set, suffix, length of the value. */
+const REF_HEAD = 10;
 
 export class Exposition {
   private readonly bodies = new Map<Family, Body>();
+  /** The same bodies by family ordinal. */
+  private byOrdinal: (Body | undefined)[] = [];
   /** Number of samples written. */
   samples = 0;
   private recycled = false;
@@ -648,12 +649,13 @@ export class Exposition {
   }
 
   private body(f: Family): Body {
+    // By the family's ordinal: an array index per line instead of a Map lookup.
+    const known = this.byOrdinal[f.ordinal];
+    if (known !== undefined) return known;
     if (this.recycled) throw new Error('exposition used after recycle()');
-    let b = this.bodies.get(f);
-    if (b === undefined) {
-      b = new Body(this.deflate, this.use, this.pack);
-      this.bodies.set(f, b);
-    }
+    const b = new Body(this.deflate, this.use, this.pack);
+    this.bodies.set(f, b);
+    this.byOrdinal[f.ordinal] = b;
     return b;
   }
 
@@ -766,7 +768,7 @@ export class Exposition {
       this.lastSuffixRef = sref;
     }
     const b = this.body(f);
-    b.room(REF_HEAD + VALUE_ROOM + 1);
+    b.room(REF_HEAD + VALUE_ROOM);
     const buf = b.buf;
     const start = b.off;
     buf[start] = REF;
@@ -779,14 +781,15 @@ export class Exposition {
     buf[start + 7] = sref >>> 16;
     buf[start + 8] = sref >>> 24;
     b.off = start + REF_HEAD;
-    if (!b.endRef(value)) {
+    if (!b.value(value)) {
       b.off = start;
       return false;
     }
+    const len = b.off - start - REF_HEAD;
+    buf[start + 9] = len;
     b.refs = true;
     // name{ labels suffix } value\n
-    b.textLen +=
-      f.name.length + 1 + labelsLen + (suffix === null ? 0 : suffix.length) + 2 + (b.off - start - REF_HEAD);
+    b.textLen += f.name.length + 1 + labelsLen + (suffix === null ? 0 : suffix.length) + 3 + len;
     this.samples++;
     return true;
   }
@@ -804,6 +807,7 @@ export class Exposition {
       if (theirs.refs) mine.refs = true;
     }
     other.bodies.clear();
+    other.byOrdinal = [];
     this.samples += other.samples;
     this.use.taken += other.use.taken;
   }
@@ -824,6 +828,7 @@ export class Exposition {
       buffers.add(b.buf.buffer as ArrayBuffer);
     }
     this.bodies.clear();
+    this.byOrdinal = [];
     for (const ab of buffers) if (OWN_CHUNKS.has(ab)) giveBack(ab);
     if (this.dict !== undefined) spareDict = this.dict;
     if (this.deflate) deflateNeed = Math.max(deflateNeed, peakOut - outAtStart);
@@ -882,7 +887,7 @@ export class Exposition {
 
   private families(): [Family, Body][] {
     if (this.recycled) throw new Error('exposition used after recycle()');
-    return [...this.bodies].sort(([a], [b]) => (ORDER.get(a) ?? 0) - (ORDER.get(b) ?? 0));
+    return [...this.bodies].sort(([a], [b]) => a.ordinal - b.ordinal);
   }
 
   /** The same as one string (for tests and small expositions). */
@@ -978,15 +983,7 @@ export class TextReader {
     const l = src.readUInt32LE(i + 1);
     const x = src.readUInt32LE(i + 5);
     const sfx = x === NO_SUFFIX ? 0 : (ends[x + 1] as number) - (ends[x] as number);
-    return (
-      head.length +
-      (ends[l + 1] as number) -
-      (ends[l] as number) +
-      sfx +
-      3 +
-      src.indexOf(0x0a, i + REF_HEAD) -
-      (i + REF_HEAD)
-    );
+    return head.length + (ends[l + 1] as number) - (ends[l] as number) + sfx + 3 + (src[i + 9] as number);
   }
 
   /** Write lines of `src` from this.pos into `out` at `o` while they fit; the offset after them. */
@@ -1012,8 +1009,8 @@ export class TextReader {
       }
       const lref = s.getUint32(i + 1, true);
       const sref = s.getUint32(i + 5, true);
-      let j = i + REF_HEAD;
-      while (src[j] !== 0x0a) j++;
+      // The value is src[i + REF_HEAD, j).
+      const j = i + REF_HEAD + (src[i + 9] as number);
       const ls = ends[lref] as number;
       const le = ends[lref + 1] as number;
       let ss = 0;
@@ -1028,8 +1025,9 @@ export class TextReader {
       o = copyBytes(d, ss, se, t, o);
       out[o++] = 0x7d; // }
       out[o++] = 0x20;
-      o = copyBytes(s, i + REF_HEAD, j + 1, t, o);
-      i = j + 1;
+      o = copyBytes(s, i + REF_HEAD, j, t, o);
+      out[o++] = 0x0a;
+      i = j;
     }
     this.pos = i;
     return o;

@@ -10,6 +10,13 @@ import { ALL_FAMILIES, F } from './families.js';
 const SEED_EXEMPT = new Set(['_second suffix', 'camelCase label']);
 
 describe('metric families', () => {
+  it('know their place in the definition order', () => {
+    assert.deepEqual(
+      ALL_FAMILIES.map((f) => f.ordinal),
+      ALL_FAMILIES.map((_, i) => i),
+    );
+  });
+
   it('are unique', () => {
     const names = ALL_FAMILIES.map((f) => f.name);
     assert.deepEqual(

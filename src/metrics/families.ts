@@ -15,7 +15,11 @@ export interface Family {
   readonly set: MetricSet;
   /** For seed families: the standard family that carries the same information. */
   readonly standard?: string;
+  /** Its place in the definition order (the order of the text): expositions find its lines by it. */
+  readonly ordinal: number;
 }
+
+let defined = 0;
 
 const IKE = ['conn', 'ike_id'] as const;
 const CHILD = ['conn', 'ike_id', 'child', 'child_id'] as const;
@@ -31,11 +35,19 @@ function std(
   labels: readonly string[],
   help: string,
 ): Family {
-  return { name, type, help, labels, collector, set: collector === 'exporter' ? 'exporter' : 'standard' };
+  return {
+    name,
+    type,
+    help,
+    labels,
+    collector,
+    set: collector === 'exporter' ? 'exporter' : 'standard',
+    ordinal: defined++,
+  };
 }
 
 function seed(name: string, labels: readonly string[], help: string, standard: string): Family {
-  return { name, type: 'gauge', help, labels, collector: 'seed', set: 'seed', standard };
+  return { name, type: 'gauge', help, labels, collector: 'seed', set: 'seed', standard, ordinal: defined++ };
 }
 
 export const F = {
