@@ -10,9 +10,8 @@
 // MALLOC_MMAP_THRESHOLD_ (glibc; ignored elsewhere) keeps glibc from raising its mmap threshold
 // after the first 256 KiB chunk of text is freed: chunks are then mapped on their own and their
 // memory goes back to the system when they are freed, where otherwise they stay in the heap, in
-// pieces that later allocations seldom fit. At 10,000 tunnels: plain scrapes 193 -> 186 MiB; and
-// the chunks a gzip scrape lets go of (metrics/exposition.ts, startDeflating) go back to the system
-// only with it: plain and gzip scrapes taking turns peaked at 205-209 MiB without, 183-189 with.
+// pieces that later allocations seldom fit. At 10,000 tunnels, when plain scrapes still held their
+// whole text: plain scrapes 193 -> 186 MiB.
 
 import { runExporter } from './exporter.js';
 import { runQuery } from './query.js';

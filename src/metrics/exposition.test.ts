@@ -179,40 +179,6 @@ describe('a deflating exposition (a scrape for a gzip client)', () => {
     // what the parts held was not overwritten by recycling alone
     assert.ok(parts.length > 0);
   });
-
-  it("lets go of a plain scrape's free chunks when a gzip scrape starts, and keeps what gzip scrapes need", async () => {
-    // A module instance of its own: the free list and what gzip scrapes needed start afresh.
-    const m = (await import(`${'./exposition.js'}?free-list`)) as typeof import('./exposition.js');
-    /** About 55 MB of text: more than 200 full-size chunks. */
-    const big = (deflate: boolean) => {
-      const e = new m.Exposition(deflate);
-      for (let i = 0; i < 600_000; i++)
-        e.put(
-          F.childSaBytes,
-          labelBytes(`conn="gw-${i}",ike_id="${i}",child="net-${i % 7}"`),
-          null,
-          i * 1009,
-        );
-      return e;
-    };
-    const plain = big(false);
-    plain.render('prometheus');
-    plain.recycle();
-    const left = m.freeChunks();
-    assert.ok(left > 200, `${left} free chunks after a plain scrape`);
-    assert.equal(m.startDeflating(), m.DEFLATE_RELEASE, 'some of them');
-    assert.equal(m.freeChunks(), left - m.DEFLATE_RELEASE);
-    // What is left is what a plain scrape needs, more than gzip scrapes: a second one lets go again.
-    assert.equal(m.startDeflating(), m.DEFLATE_RELEASE);
-    while (m.startDeflating() > 0);
-    assert.equal(m.freeChunks(), m.DEFLATE_FREE_CHUNKS, 'never below what gzip scrapes need');
-
-    const gz = big(true);
-    await gz.parts();
-    gz.recycle();
-    assert.ok(m.freeChunks() >= m.DEFLATE_FREE_CHUNKS);
-    assert.equal(m.startDeflating(), 0, 'a gzip scrape after a gzip scrape keeps what the last one used');
-  });
 });
 
 describe('lines by reference (a plain scrape, see Exposition: dict)', () => {

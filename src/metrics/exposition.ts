@@ -81,16 +81,9 @@ interface ChunkUse {
   taken: number;
 }
 
-/** Own full-size chunks in use (not in the free list), and the most at once since `startDeflating`. */
-let chunksOut = 0;
-let peakOut = 0;
-/** chunksOut when the last scrape for a gzip client started (other scrapes' chunks, or lost ones). */
-let outAtStart = 0;
-
 function newChunk(size: number, use: ChunkUse): Buffer {
   if (size !== MAX_CHUNK) return Buffer.allocUnsafeSlow(size);
   use.taken++;
-  if (++chunksOut > peakOut) peakOut = chunksOut;
   const free = FREE_CHUNKS.pop();
   if (free !== undefined) return Buffer.from(free);
   const b = Buffer.allocUnsafeSlow(size);
@@ -100,38 +93,6 @@ function newChunk(size: number, use: ChunkUse): Buffer {
 
 function giveBack(ab: ArrayBuffer): void {
   FREE_CHUNKS.push(ab);
-  chunksOut--;
-}
-
-/** What the first scrape for a gzip client keeps of the free list (16 MiB). */
-export const DEFLATE_FREE_CHUNKS = 64;
-/**
- * The most chunks a scrape for a gzip client had out at once (at least DEFLATE_FREE_CHUNKS): what
- * the free list keeps for them. It only grows: targets of different sizes do not trim it in turns.
- */
-let deflateNeed = DEFLATE_FREE_CHUNKS;
-/** At most this many free chunks (16 MiB) are let go when a scrape for a gzip client starts. */
-export const DEFLATE_RELEASE = 64;
-
-/**
- * A scrape for a gzip client starts: up to DEFLATE_RELEASE free chunks beyond what such scrapes
- * need are let go; how many. After a plain scrape the free list holds its ~360 chunks (10,000
- * tunnels), and a gzip scrape, whose chunks come back as they are deflated, uses a few dozen of
- * them; what it allocates besides chunks (zlib's state and output buffers among it) came on top,
- * and a gzip scrape after a plain one peaked ~15 MiB above the plain one. Letting go
- * of 16 MiB makes room for it. Not more: the next plain scrape allocates again what was let go,
- * and getting all 90 MiB back cost it ~250 ms of CPU (page faults, and the collector marking for
- * the new external memory; perf, 4 scrapes each way), 16 MiB ~50 ms. The memory is freed by the
- * next full garbage collection, and returned to the system where the allocator maps chunks of this
- * size on their own (glibc with MALLOC_MMAP_THRESHOLD_ set: see src/cli/main.ts).
- */
-export function startDeflating(): number {
-  peakOut = outAtStart = chunksOut;
-  const keep = Math.max(deflateNeed, FREE_CHUNKS.length - DEFLATE_RELEASE);
-  const n = FREE_CHUNKS.length - keep;
-  if (n <= 0) return 0;
-  FREE_CHUNKS.length = keep;
-  return n;
 }
 
 /** Chunks waiting to be reused (for tests). */
@@ -831,7 +792,6 @@ export class Exposition {
     this.byOrdinal = [];
     for (const ab of buffers) if (OWN_CHUNKS.has(ab)) giveBack(ab);
     if (this.dict !== undefined) spareDict = this.dict;
-    if (this.deflate) deflateNeed = Math.max(deflateNeed, peakOut - outAtStart);
     // A deflating exposition gave its chunks back as it went: what it took bounds what it needs.
     const keep = Math.max(MIN_FREE_CHUNKS, 2 * this.use.taken);
     if (FREE_CHUNKS.length > keep) FREE_CHUNKS.length = keep;

@@ -79,9 +79,7 @@ describe('full garbage collection after a big scrape', () => {
     await settle(() => calls.big);
     assert.equal(calls.big, 1 + big.target.stats.queries - queries);
 
-    // A gzip scrape after a plain one: a plain scrape of 2,000 tunnels keeps its lines by reference
-    // (~5 MB, fewer chunks than DEFLATE_FREE_CHUNKS), so there is nothing to let go and no collection
-    // as the gzip scrape starts (exposition.test.ts covers the letting go); one after it as always.
+    // Plain and gzip scrapes taking turns: one collection after each, none more.
     let before = calls.big;
     await get(big.url, 'identity');
     await settle(() => calls.big);

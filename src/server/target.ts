@@ -8,7 +8,7 @@ import {
   type Logger,
   runScrape,
 } from '../collectors/collector.js';
-import { type Exposition, startDeflating } from '../metrics/exposition.js';
+import type { Exposition } from '../metrics/exposition.js';
 
 import { ViciClient } from '../vici/index.js';
 import type { SharedText } from './shared-text.js';
@@ -21,8 +21,7 @@ export interface TargetOptions {
   log: Logger;
   options?: CollectorOptions;
   /**
-   * Called once a big scrape (see GC_AFTER_SAMPLES) has been written out to every client, and when
-   * a scrape for a gzip client lets go of free chunks (metrics/exposition.ts, startDeflating): by
+   * Called once a big scrape (see GC_AFTER_SAMPLES) has been written out to every client: by
    * default a full garbage collection when node runs with --expose-gc (the bin and the Docker image
    * start it so), else nothing.
    */
@@ -123,8 +122,6 @@ export class Target {
       return this.inflight;
     }
     this.stats.queries++;
-    // A gzip scrape after a plain one: some of the plain one's free chunks go before this one allocates.
-    if (deflate && startDeflating() > 0) this.collectGarbage();
     const log = this.opts.log;
     const budget = Math.min(timeoutMs, this.opts.timeoutMs);
     this.inflight = runScrape(
