@@ -636,21 +636,13 @@ export class Exposition {
       return;
     }
     const head = open(f);
-    const room = head.length + labels.length * 3 + 3;
-    if (typeof value !== 'string') {
-      b.room(room + VALUE_ROOM);
-      const from = b.off;
-      b.bytes(head);
-      b.text(labels);
-      b.end(value);
-      b.textLen += b.off - from;
-      return;
-    }
-    b.room(room + value.length * 3);
+    const v = typeof value === 'string' ? value : null;
+    b.room(head.length + labels.length * 3 + 3 + (v === null ? VALUE_ROOM : v.length * 3));
     const from = b.off;
     b.bytes(head);
     b.text(labels);
-    b.text(`} ${value}\n`);
+    if (v === null) b.end(value);
+    else b.text(`} ${v}\n`);
     b.textLen += b.off - from;
   }
 

@@ -72,9 +72,9 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
     };
     const e = outcome?.exposition;
     // A plain response of a scrape whose lines are kept by reference: made as it is written.
-    if (e?.dict !== undefined && !gz) {
+    if (outcome !== undefined && e?.dict !== undefined && !gz) {
       const make = async () => new SharedText(() => e.reader(format), e.textLength(format), await tail());
-      return (outcome as ScrapeOutcome).response(`${format}|false|${withSelf}`, make);
+      return outcome.response(`${format}|false|${withSelf}`, make);
     }
     const make = async () => {
       const parts = [...(e ? await e.parts(format) : []), ...(await tail())];
