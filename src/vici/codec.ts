@@ -5,6 +5,7 @@
 // name8 = u8 length + bytes (0..255, may be empty); value16 = u16 BE length + bytes (0..65535).
 // The decoder throws only ViciProtocolError; the encoder only ViciEncodeError.
 
+import { isAscii } from 'node:buffer';
 import { ViciEncodeError, ViciProtocolError } from './errors.js';
 import {
   newSection,
@@ -51,6 +52,20 @@ const NO_KEYS: ReadonlySet<string> = new Set();
 const utf8 = (buf: Buffer, start: number, end: number): string =>
   (buf as unknown as { utf8Slice(s: number, e: number): string }).utf8Slice(start, end);
 
+/** Buffer's own Latin-1 slicer (one byte, one character): for text known to be ASCII. */
+const latin1 = (buf: Buffer, start: number, end: number): string =>
+  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+
+/**
+ * Most values are short (`INSTALLED`, `3`, `9223375`), and a native call per value to decode it costs
+ * more than the decoding. A message of ASCII text (nearly all are) is made one string at once, and a
+ * short value or name is cut from it (a copy in V8: SHORT_SLICE is below the length from which
+ * substrings keep their parent alive, so a kept value never holds the whole message). Longer ones
+ * and every message with a byte >= 0x80 are decoded as UTF-8 one by one.
+ */
+const SHORT_SLICE = 13;
+const WHOLE_MIN = 256;
+
 /**
  * Key names repeat in every message (`bytes-in`, `state`, ...): decoding them once and handing out the
  * same string saves an allocation and a native call per element. A small direct-mapped cache, checked
@@ -91,6 +106,12 @@ export function decodeMessage(
   let current = root;
   let list: ViciValue[] | null = null;
   let pos = start;
+  const whole =
+    text && end - start >= WHOLE_MIN && isAscii(buf.subarray(start, end)) ? latin1(buf, start, end) : '';
+  const str = (from: number, len: number): string =>
+    len < SHORT_SLICE && whole !== ''
+      ? whole.substring(from - start, from - start + len)
+      : utf8(buf, from, from + len);
   // With `select`: the shape of the current section (true: keep all), and how deep we are inside a
   // section being skipped (0: not skipping), and whether the open list is being skipped.
   const shapes: (Shape | true)[] = [opts.select ?? true];
@@ -105,7 +126,7 @@ export function decodeMessage(
     if (pos >= end) fail('truncated name length');
     const len = buf[pos++] as number;
     if (pos + len > end) fail('name runs past the end');
-    const name = isKey ? decodeKey(buf, pos, len) : len === 0 ? '' : utf8(buf, pos, pos + len);
+    const name = isKey ? decodeKey(buf, pos, len) : len === 0 ? '' : str(pos, len);
     pos += len;
     return name;
   };
@@ -127,7 +148,7 @@ export function decodeMessage(
     const len = ((buf[pos] as number) << 8) | (buf[pos + 1] as number);
     pos += 2;
     if (pos + len > end) fail('value runs past the end');
-    const v = asText ? utf8(buf, pos, pos + len) : Buffer.from(buf.subarray(pos, pos + len));
+    const v = asText ? str(pos, len) : Buffer.from(buf.subarray(pos, pos + len));
     pos += len;
     return v;
   };

@@ -49,6 +49,37 @@ const shape: fc.Arbitrary<Shape> = fc.letrec<{ shape: Shape }>((tie) => ({
   ),
 })).shape;
 
+// Text as charon sends it (nearly always ASCII; some UTF-8, some bytes that are not UTF-8), in
+// messages long enough that the decoder cuts short values from the message made one string.
+const asciiValue = fc.string({ maxLength: 40 }).map((v) => Buffer.from(v));
+const anyValue = fc.oneof(
+  asciiValue,
+  fc.string({ unit: 'grapheme', maxLength: 16 }).map((v) => Buffer.from(v)),
+  value,
+);
+function textTreeOf(v: fc.Arbitrary<Buffer>, n: fc.Arbitrary<string>): fc.Arbitrary<ViciInput> {
+  return fc.letrec<{ section: ViciInput }>((tie) => ({
+    section: fc.dictionary(
+      n,
+      fc.oneof({ depthSize: 'small', maxDepth: 3 }, v, fc.array(v, { maxLength: 5 }), tie('section')),
+      { minKeys: 1, maxKeys: 12 },
+    ),
+  })).section;
+}
+const textTree = fc.oneof(
+  { arbitrary: textTreeOf(asciiValue, fc.string({ maxLength: 20 })), weight: 3 },
+  textTreeOf(anyValue, fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'grapheme', maxLength: 8 }))),
+);
+
+/** A decoded tree with every Buffer made a UTF-8 string (what text decoding must give). */
+function asText(e: unknown): unknown {
+  if (Buffer.isBuffer(e)) return e.toString('utf8');
+  if (Array.isArray(e)) return e.map(asText);
+  if (typeof e === 'object' && e !== null)
+    return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, asText(v)]));
+  return e;
+}
+
 /** What `select` should keep of a decoded tree (the reference for the decoder's skipping). */
 function filterTree(t: Record<string, unknown>, s: Shape): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -77,6 +108,24 @@ describe('codec properties', () => {
       }),
       params,
     );
+  });
+
+  it('text decoding gives each value and name as its UTF-8 text, ASCII or not', () => {
+    let longAscii = 0;
+    let other = 0;
+    fc.assert(
+      fc.property(textTree, (t) => {
+        const bytes = encodeMessage(t);
+        if (bytes.length >= 256 && bytes.every((b) => b < 0x80)) longAscii++;
+        else other++;
+        assert.deepEqual(
+          canon(decodeMessage(bytes, 0, bytes.length, { text: true })),
+          canon(asText(decodeMessage(bytes))),
+        );
+      }),
+      params,
+    );
+    assert.ok(longAscii > runs / 4 && other > runs / 10, `long ASCII ${longAscii}, other ${other}`);
   });
 
   it('decoding with select keeps exactly what the shape names', () => {
