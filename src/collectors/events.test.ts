@@ -129,10 +129,14 @@ describe('EventState: traffic per child config', () => {
     st.onEvent('alert', sec({ type: 'peer-auth-failed' }));
     st.onEvent('alert', sec({ type: 'peer-auth-failed' }));
     assert.equal(st.alerts.get('peer-auth-failed')?.value, 2);
-    st.known('site');
-    st.known('site', 'net1');
+    st.known('site', ['net1', 'net2']);
+    st.known('lone', []);
     assert.equal(st.ikeEvents('site', 'rekey'), 0);
+    assert.equal(st.ikeEvents('lone', 'up'), 0);
     assert.equal(st.childEvents('site', 'net1', 'up'), 0);
+    assert.equal(st.childEvents('site', 'net2', 'down'), 0);
+    assert.equal(st.childEvents('lone', 'net1', 'up'), undefined);
+    assert.equal(st.childEvents('site', 'net3', 'up'), undefined);
     st.beginScrape();
     st.endScrape(true);
     assert.deepEqual(st.reported('site', 'net1'), [0, 0, 0, 0]);

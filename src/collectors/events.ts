@@ -19,7 +19,6 @@ import { childName } from './sas.js';
 
 export const SUBSCRIBED_EVENTS = ['ike-updown', 'child-updown', 'ike-rekey', 'child-rekey', 'alert'] as const;
 
-const SEP = '\u0000';
 const EVENT_NAMES = ['up', 'down', 'rekey'] as const;
 const IN = labelBytes(',direction="in"');
 const OUT = labelBytes(',direction="out"');
@@ -113,8 +112,12 @@ export class EventState {
   private readonly conns = new Map<string, number>();
   private readonly connLabels = new LabelStore();
   private connEvents = new Float64Array(3 * 64);
-  /** Child config rows by conn SEP child: label sets `conn="...",child="..."` and T_ numbers. */
-  private readonly totals = new Map<string, number>();
+  /**
+   * Child config rows by conn, then child: label sets `conn="...",child="..."` and T_ numbers. Two
+   * levels, not one key `conn + child`: the joined key had to be made and hashed per child and
+   * scrape (120 ms a scrape at 50,000 connections of 2 children, where the conn is looked up once).
+   */
+  private readonly totals = new Map<string, Map<string, number>>();
   private readonly totalLabels = new LabelStore();
   private total = new Float64Array(T_WIDTH * 64);
   /** CHILD SA rows by unique id (their SPIs tell a restarted daemon's reused ids apart). */
@@ -148,7 +151,7 @@ export class EventState {
 
   /** How many CHILD SA events of this kind the child config had. */
   childEvents(conn: string, child: string, event: EventName): number | undefined {
-    const t = this.totals.get(conn + SEP + child);
+    const t = this.totals.get(conn)?.get(child);
     return t === undefined ? undefined : this.total[T_WIDTH * t + T_EVENTS + EVENT_INDEX[event]];
   }
 
@@ -159,21 +162,33 @@ export class EventState {
 
   /** A child config's traffic as last reported: bytes in, bytes out, packets in, packets out. */
   reported(conn: string, child: string): number[] | undefined {
-    const t = this.totals.get(conn + SEP + child);
+    const t = this.totals.get(conn)?.get(child);
     if (t === undefined) return undefined;
     const at = T_WIDTH * t + T_REPORTED;
     return Array.from(this.total.subarray(at, at + 4));
   }
 
   private childTotals(conn: string, child: string): number {
-    const key = conn + SEP + child;
-    let t = this.totals.get(key);
+    return this.childRow(this.childrenOf(conn), conn, child);
+  }
+
+  private childrenOf(conn: string): Map<string, number> {
+    let m = this.totals.get(conn);
+    if (m === undefined) {
+      m = new Map();
+      this.totals.set(conn, m);
+    }
+    return m;
+  }
+
+  private childRow(children: Map<string, number>, conn: string, child: string): number {
+    let t = children.get(child);
     if (t === undefined) {
       t = this.totalLabels.add(renderLabels(['conn', 'child'], [conn, child]));
       this.total = room(this.total, T_WIDTH * (t + 1));
       this.total.fill(0, T_WIDTH * t, T_WIDTH * (t + 1));
       this.total[T_WIDTH * t + T_LIVE_IN] = -1;
-      this.totals.set(key, t);
+      children.set(child, t);
     }
     return t;
   }
@@ -331,10 +346,12 @@ export class EventState {
     }
   }
 
-  /** Make sure a configured connection, and a configured child of it, have series from the start. */
-  known(conn: string, child?: string): void {
-    if (child === undefined) this.conn(conn);
-    else this.childTotals(conn, child);
+  /** Make sure a configured connection and its configured children have series from the start. */
+  known(conn: string, children: readonly string[]): void {
+    this.conn(conn);
+    if (children.length === 0) return;
+    const m = this.childrenOf(conn);
+    for (const child of children) this.childRow(m, conn, child);
   }
 
   /** Write the event counters and the traffic per child config (after endScrape). */
@@ -437,14 +454,7 @@ class EventsCollector implements Collector {
       });
       // Configured connections and children get their series from the start (a failed list-conns
       // only means they wait for their first event or SA).
-      const known = walk.then(() =>
-        ctx
-          .conns((c) => {
-            st.known(c.name);
-            for (const child of c.children) st.known(c.name, child);
-          })
-          .catch(() => {}),
-      );
+      const known = walk.then(() => ctx.conns((c) => st.known(c.name, c.children)).catch(() => {}));
       await Promise.all([known, reconnect]);
       listed = true;
     }
