@@ -104,7 +104,7 @@ describe('deploy/docker/Dockerfile (static; the image build is not run here)', (
     }
     assert.deepEqual(JSON.parse(one(runtime, 'ENTRYPOINT')), [
       'node',
-      '--max-semi-space-size=4',
+      '--max-semi-space-size=16',
       '--expose-gc',
       '/app/dist/src/cli/main.js',
     ]);

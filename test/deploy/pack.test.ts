@@ -125,7 +125,7 @@ describe('npm pack: a package that installs globally and runs', { timeout: 180_0
         await sleep(50);
         argv = fs.readFileSync(`/proc/${running.pid}/cmdline`, 'utf8').split('\0');
       }
-      assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '));
+      assert.ok(argv.includes('--max-semi-space-size=16'), argv.join(' '));
       assert.ok(argv.includes('--expose-gc'), argv.join(' '));
       const environ = fs.readFileSync(`/proc/${running.pid}/environ`, 'utf8').split('\0');
       assert.ok(environ.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'the shebang sets MALLOC_MMAP_THRESHOLD_');
