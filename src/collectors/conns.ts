@@ -7,6 +7,20 @@ import { str, subSections } from '../vici/index.js';
 import type { Collector } from './collector.js';
 import { childName } from './sas.js';
 
+/**
+ * `,child="..."` as bytes, made once per child name (configs reuse a few names across connections):
+ * the same Buffer each time lets the exposition keep it once per scrape instead of once per line.
+ */
+const CHILD_SUFFIXES = new Map<string, Buffer>();
+function childSuffix(child: string): Buffer {
+  let b = CHILD_SUFFIXES.get(child);
+  if (b === undefined) {
+    b = labelBytes(`,${renderLabels(['child'], [child])}`);
+    if (CHILD_SUFFIXES.size < 256) CHILD_SUFFIXES.set(child, b);
+  }
+  return b;
+}
+
 interface ConnState {
   ikeSas: number;
   established: boolean;
@@ -48,12 +62,7 @@ export const conns: Collector = {
       out.put(F.connUp, label, null, st?.established ? 1 : 0);
       out.put(F.connIkeSas, label, null, st?.ikeSas ?? 0);
       for (const child of conn.children) {
-        out.put(
-          F.connChildUp,
-          label,
-          labelBytes(`,${renderLabels(['child'], [child])}`),
-          st?.installedChildren.includes(child) ? 1 : 0,
-        );
+        out.put(F.connChildUp, label, childSuffix(child), st?.installedChildren.includes(child) ? 1 : 0);
       }
     });
   },
