@@ -91,6 +91,8 @@ export interface Row {
   idleRss: number;
   peakRss: number;
   concurrentMs: number;
+  /** Exporter CPU during one concurrent round (user + system). */
+  cpuConcurrentMs: number;
   serverBuildMs: number;
   serverSendSwanctlMs: number;
   serverSendExporterMs: number;
@@ -177,6 +179,7 @@ async function benchOne(n: number, dir: string): Promise<Row> {
     const cpuPlain: number[] = [];
     const cpuGzip: number[] = [];
     const concurrent: number[] = [];
+    const cpuConcurrent: number[] = [];
     let plainBytes = Number.NaN;
     let gzipBytes = Number.NaN;
     let series = Number.NaN;
@@ -266,18 +269,18 @@ async function benchOne(n: number, dir: string): Promise<Row> {
         gzip.push(await timedScrape(url, true));
         cpuGzip.push(cpuMs(pid) - t);
         for (const x of await listings()) sendEx.push(x.sendMs);
-      }
-      log(
-        `N=${n}: swanctl ${median(swanctl).toFixed(0)} ms, plain ${median(plain).toFixed(0)} ms, gzip ${median(gzip).toFixed(0)} ms`,
-      );
-
-      for (let i = 0; i < R; i++) {
-        phase = `concurrent round ${i + 1}`;
+        // In the same round as the single scrapes, so that their ratio compares one hour with itself.
+        t = cpuMs(pid);
         const t0 = performance.now();
         const all = await within(concurrentScrapes(url, SETTINGS.concurrency), perOpMs, 'concurrent scrapes');
         if (all !== SETTINGS.concurrency) throw new Error('concurrent scrape failed');
         concurrent.push(performance.now() - t0);
+        cpuConcurrent.push(cpuMs(pid) - t);
+        await listings();
       }
+      log(
+        `N=${n}: swanctl ${median(swanctl).toFixed(0)} ms, plain ${median(plain).toFixed(0)} ms, gzip ${median(gzip).toFixed(0)} ms`,
+      );
     } catch (err) {
       const said = exporter
         ? fs
@@ -322,6 +325,7 @@ async function benchOne(n: number, dir: string): Promise<Row> {
       idleRss,
       peakRss,
       concurrentMs: median(concurrent),
+      cpuConcurrentMs: median(cpuConcurrent),
       serverBuildMs: median(renders),
       serverSendSwanctlMs: median(sendSw),
       serverSendExporterMs: median(sendEx),
@@ -359,11 +363,18 @@ function targets(rows: Row[]): string[] {
   for (const r of rows) {
     check(r.idleRss <= 70e6, `N=${r.n}: idle RSS ${MiB(r.idleRss)} MiB (target <= 70 MB)`);
   }
+  // "Cost about one": what the exporter spends (CPU), and the wall time, which also holds the client
+  // reading ten times the bytes on the same two cores.
   for (const r of rows) {
-    const c = r.concurrentMs / r.plainMs;
+    const c = r.cpuConcurrentMs / r.cpuPlainMs;
     check(
       c <= 1.5,
-      `N=${r.n}: ${SETTINGS.concurrency} concurrent scrapes / one = ${c.toFixed(2)} (target: about 1, <= 1.5)`,
+      `N=${r.n}: exporter CPU for ${SETTINGS.concurrency} concurrent scrapes / for one = ${c.toFixed(2)} (target: about 1, <= 1.5)`,
+    );
+    const w = r.concurrentMs / r.plainMs;
+    check(
+      w <= 1.5,
+      `N=${r.n}: wall time of ${SETTINGS.concurrency} concurrent scrapes / of one = ${w.toFixed(2)} (target: about 1, <= 1.5)`,
     );
   }
   return out;
@@ -413,11 +424,11 @@ export function renderMarkdown(rows: Row[], started: Date, elapsedS: number): st
     '',
     '## Exporter resources, concurrency, and the synthetic daemon',
     '',
-    `| IKE SAs | CPU / plain scrape | CPU / gzip scrape | idle RSS | peak RSS | ${s.concurrency} concurrent | ${s.concurrency} concurrent / one | daemon render | daemon send (swanctl) | daemon send (exporter) |`,
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| IKE SAs | CPU / plain scrape | CPU / gzip scrape | idle RSS | peak RSS | ${s.concurrency} concurrent | ${s.concurrency} concurrent / one | CPU / ${s.concurrency} concurrent | CPU ${s.concurrency} concurrent / one | daemon render | daemon send (swanctl) | daemon send (exporter) |`,
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.n.toLocaleString('en-US')} | ${ms(r.cpuPlainMs)} ms | ${ms(r.cpuGzipMs)} ms | ${MiB(r.idleRss)} MiB | ${MiB(r.peakRss)} MiB | ${ms(r.concurrentMs)} ms | ${ratio(r.concurrentMs, r.plainMs)} | ${ms(r.serverBuildMs)} ms | ${ms(r.serverSendSwanctlMs)} ms | ${ms(r.serverSendExporterMs)} ms |`,
+        `| ${r.n.toLocaleString('en-US')} | ${ms(r.cpuPlainMs)} ms | ${ms(r.cpuGzipMs)} ms | ${MiB(r.idleRss)} MiB | ${MiB(r.peakRss)} MiB | ${ms(r.concurrentMs)} ms | ${ratio(r.concurrentMs, r.plainMs)} | ${ms(r.cpuConcurrentMs)} ms | ${ratio(r.cpuConcurrentMs, r.cpuPlainMs)} | ${ms(r.serverBuildMs)} ms | ${ms(r.serverSendSwanctlMs)} ms | ${ms(r.serverSendExporterMs)} ms |`,
     ),
     '',
     ...rows.flatMap((r) =>
@@ -440,7 +451,7 @@ export function renderMarkdown(rows: Row[], started: Date, elapsedS: number): st
     '- *idle RSS*: VmRSS 1 s after start, before any scrape. *peak RSS*: VmHWM after all scrapes of that N.',
     `- *${s.concurrency} concurrent*: wall time until all of ${s.concurrency} simultaneous plain scrapes are answered${s.client === 'curl' ? ` (one curl process with ${s.concurrency} parallel transfers)` : ''}.`,
     '- *daemon render*: the synthetic charon rendering the listing (median of the non-cached renders; a listing is reused within the same second).',
-    '- Each round runs swanctl, the floor reader, a plain and a gzip scrape back to back (same conditions for the ratios); then the concurrent rounds.',
+    `- Each round runs swanctl, the floor reader, a plain, a gzip and ${s.concurrency} concurrent plain scrapes back to back (same conditions for the ratios). *CPU / ${s.concurrency} concurrent*: the exporter's CPU during that concurrent round; the clients' reading is not in it, the kernel's sending to ${s.concurrency} sockets is.`,
     '- *daemon send*: from the list-sas request to the final CMD_RESPONSE handed to the kernel; bounded below by how fast the client reads.',
     '',
     'Reproduce: `npm run bench` (all N) or e.g. `BENCH_N=1000,10000 BENCH_ROUNDS=3 npm run bench`.',
