@@ -135,22 +135,31 @@ export function decodeMessage(
     pos += len;
   };
   // What `select` leaves out is checked as it is passed, and nothing of it kept: one loop each, as
-  // most of a list-conns reply is skipped.
+  // most of a list-conns reply is skipped. Same checks and messages as reading.
+  const failAt = (at: number, what: string): never => {
+    pos = at;
+    return fail(what);
+  };
+  const passName = (p: number): number => {
+    if (p >= end) failAt(p, 'truncated name length');
+    const q = p + 1 + (buf[p] as number);
+    if (q > end) failAt(p + 1, 'name runs past the end');
+    return q;
+  };
+  const passValue = (p: number): number => {
+    if (p + 2 > end) failAt(p, 'truncated value length');
+    const q = p + 2 + (((buf[p] as number) << 8) | (buf[p + 1] as number));
+    if (q > end) failAt(p + 2, 'value runs past the end');
+    return q;
+  };
   const skipList = (): void => {
     let p = pos;
     for (;;) {
-      if (p >= end) {
-        pos = p;
-        fail('list not closed');
-      }
+      if (p >= end) failAt(p, 'list not closed');
       const type = buf[p++];
       if (type === LIST_END) break;
-      if (type !== LIST_ITEM) {
-        pos = p;
-        fail(`element type ${type} inside a list`);
-      }
-      p = p + 2 > end ? end + 1 : p + 2 + (((buf[p] as number) << 8) | (buf[p + 1] as number));
-      if (p > end) fail('value runs past the end');
+      if (type !== LIST_ITEM) failAt(p, `element type ${type} inside a list`);
+      p = passValue(p);
     }
     pos = p;
   };
@@ -158,25 +167,18 @@ export function decodeMessage(
     let depth = 1;
     let p = pos;
     while (depth > 0) {
-      if (p >= end) {
-        pos = p;
-        fail(`${stack.length - 1 + depth} section(s) not closed`);
-      }
+      if (p >= end) failAt(p, `${stack.length - 1 + depth} section(s) not closed`);
       const type = buf[p++] as number;
-      if (type === KEY_VALUE || type === SECTION_START || type === LIST_START) {
-        p = p >= end ? end + 1 : p + 1 + (buf[p] as number);
-        if (p > end) fail('name runs past the end');
-        if (type === KEY_VALUE) {
-          p = p + 2 > end ? end + 1 : p + 2 + (((buf[p] as number) << 8) | (buf[p + 1] as number));
-          if (p > end) fail('value runs past the end');
-        } else if (type === SECTION_START) depth++;
-        else {
-          pos = p;
-          skipList();
-          p = pos;
-        }
+      if (type === KEY_VALUE) p = passValue(passName(p));
+      else if (type === SECTION_START) {
+        p = passName(p);
+        depth++;
       } else if (type === SECTION_END) depth--;
-      else {
+      else if (type === LIST_START) {
+        pos = passName(p);
+        skipList();
+        p = pos;
+      } else {
         pos = p;
         fail(
           type === LIST_ITEM
@@ -277,22 +279,23 @@ export function decodeMessage(
  */
 interface Compiled {
   readonly names: Map<string, Compiled | true>;
-  readonly any: Compiled | true | undefined;
+  any: Compiled | true | undefined;
 }
 
 const compiledShapes = new WeakMap<Shape, Compiled>();
 
-function compile(shape: Shape, depth = 0): Compiled {
+/** Compiled once per shape object; a shape that names itself (to keep every level) compiles too. */
+function compile(shape: Shape): Compiled {
   let c = compiledShapes.get(shape);
   if (c !== undefined) return c;
-  if (depth > 64) throw new TypeError('select: a shape nested deeper than 64 levels');
   const names = new Map<string, Compiled | true>();
+  c = { names, any: undefined };
+  compiledShapes.set(shape, c);
   for (const name of Object.keys(shape)) {
     const sub = shape[name] as Shape | true;
-    names.set(name, sub === true ? true : compile(sub, depth + 1));
+    names.set(name, sub === true ? true : compile(sub));
   }
-  c = { names, any: names.get('*') };
-  compiledShapes.set(shape, c);
+  c.any = names.get('*');
   return c;
 }
 

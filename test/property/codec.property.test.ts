@@ -182,6 +182,49 @@ describe('codec properties', () => {
     );
   });
 
+  it('what select skips is checked as reading checks it: the same error, at the same offset', () => {
+    const outcome = (b: Buffer, end: number, opts: { select?: Shape }) => {
+      try {
+        decodeMessage(b, 0, end, opts);
+        return 'ok';
+      } catch (err) {
+        return err instanceof ViciProtocolError ? err.message : `not a protocol error: ${String(err)}`;
+      }
+    };
+    let failed = 0;
+    fc.assert(
+      fc.property(
+        smallTree,
+        shape,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        (t, sh, flips, cut) => {
+          const b = Buffer.from(encodeMessage(t));
+          if (b.length === 0) return;
+          for (const [pos, byte] of flips) b[pos % b.length] = byte;
+          const end = cut % (b.length + 1);
+          const whole = outcome(b, end, {});
+          if (whole !== 'ok') failed++;
+          assert.equal(outcome(b, end, { select: sh }), whole);
+          assert.equal(outcome(b, end, { select: {} }), whole, 'everything skipped');
+        },
+      ),
+      params,
+    );
+    assert.ok(failed > runs / 4, `only ${failed} of ${runs} mutated messages were malformed`);
+  });
+
+  it('a shape that names itself keeps every level', () => {
+    const all: Record<string, unknown> = {};
+    all['*'] = all;
+    const t = { a: { b: { c: '1', d: ['x'] } }, e: '2' };
+    const bytes = encodeMessage(t);
+    assert.deepEqual(
+      canon(decodeMessage(bytes, 0, bytes.length, { select: all as Shape })),
+      canon(decodeMessage(bytes)),
+    );
+  });
+
   it('any split of a frame stream yields the same frames', () => {
     fc.assert(
       fc.property(
