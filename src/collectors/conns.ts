@@ -1,25 +1,14 @@
 // Collector `conns`: configured connections from list-conns, joined with list-sas, so that a tunnel
 // that is down reads 0 instead of vanishing: strongswan_conn_up, _child_up, _ike_sas, _info.
 
-import { labelBytes, renderLabels } from '../metrics/exposition.js';
+import { labelBytes, labelBytesOf, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, subSections } from '../vici/index.js';
 import type { Collector } from './collector.js';
 import { childName } from './sas.js';
 
-/**
- * `,child="..."` as bytes, made once per child name (configs reuse a few names across connections):
- * the same Buffer each time lets the exposition keep it once per scrape instead of once per line.
- */
-const CHILD_SUFFIXES = new Map<string, Buffer>();
-function childSuffix(child: string): Buffer {
-  let b = CHILD_SUFFIXES.get(child);
-  if (b === undefined) {
-    b = labelBytes(`,${renderLabels(['child'], [child])}`);
-    if (CHILD_SUFFIXES.size < 256) CHILD_SUFFIXES.set(child, b);
-  }
-  return b;
-}
+/** `,child="..."` as bytes, made once per child name (configs reuse a few names across connections). */
+const childSuffix = labelBytesOf((child) => `,${renderLabels(['child'], [child])}`, 256);
 
 interface ConnState {
   ikeSas: number;

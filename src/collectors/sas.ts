@@ -1,7 +1,13 @@
 // Collector `sas`: the standard per-SA families from list-sas. One series set per IKE SA (labels conn,
 // ike_id) and per CHILD SA (labels conn, ike_id, child, child_id); relative times become timestamps.
 
-import { type Exposition, escapeLabelValue, labelBytes, renderLabels } from '../metrics/exposition.js';
+import {
+  type Exposition,
+  escapeLabelValue,
+  labelBytes,
+  labelBytesOf,
+  renderLabels,
+} from '../metrics/exposition.js';
 import { F, type Family } from '../metrics/families.js';
 import { num, str, strList, subSections, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
@@ -12,15 +18,7 @@ const IN = labelBytes(',direction="in"');
 const OUT = labelBytes(',direction="out"');
 
 /** `,state="..."` as bytes, made once per state name (a daemon has a dozen). */
-const STATE_SUFFIXES = new Map<string, Buffer>();
-function stateSuffix(state: string): Buffer {
-  let b = STATE_SUFFIXES.get(state);
-  if (b === undefined) {
-    b = labelBytes(`,state="${escapeLabelValue(state)}"`);
-    if (STATE_SUFFIXES.size < 64) STATE_SUFFIXES.set(state, b);
-  }
-  return b;
-}
+const stateSuffix = labelBytesOf((state) => `,state="${escapeLabelValue(state)}"`, 64);
 
 /** Write `now + sign * field` when the field is present. */
 function timestamp(

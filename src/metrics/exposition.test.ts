@@ -11,6 +11,7 @@ import {
   isDecimal,
   LabelStore,
   labelBytes,
+  labelBytesOf,
   renderLabels,
 } from './exposition.js';
 import { F } from './families.js';
@@ -113,6 +114,20 @@ describe('exposition', () => {
       }),
       { numRuns: 200, seed: 20261128 },
     );
+  });
+});
+
+describe('labelBytesOf', () => {
+  it('hands out the same bytes for a value, for at most `keep` values', () => {
+    const suffix = labelBytesOf((v) => `,state="${v}"`, 2);
+    const a = suffix('A');
+    assert.equal(a.toString(), ',state="A"');
+    assert.equal(suffix('A'), a, 'the same Buffer again');
+    suffix('B');
+    const c = suffix('C');
+    assert.equal(c.toString(), ',state="C"');
+    assert.notEqual(suffix('C'), c, 'past keep: made per call');
+    assert.equal(suffix('B'), suffix('B'));
   });
 });
 

@@ -363,14 +363,14 @@ class Body {
    * `writeDecimal`); for one that is not, nothing is written and false is returned.
    */
   end(value: number | string): boolean {
-    const buf = this.buf;
-    let off = this.off;
-    buf[off++] = 0x7d; // }
-    buf[off++] = 0x20;
-    off = typeof value === 'string' ? writeDecimal(buf, off, value) : writeNumber(buf, off, value);
-    if (off < 0) return false;
-    buf[off++] = 0x0a;
-    this.off = off;
+    const start = this.off;
+    this.buf[this.off++] = 0x7d; // }
+    this.buf[this.off++] = 0x20;
+    if (!this.value(value)) {
+      this.off = start;
+      return false;
+    }
+    this.buf[this.off++] = 0x0a;
     return true;
   }
 }
@@ -397,6 +397,23 @@ function open(f: Family): Buffer {
 /** Label bytes (`a="x",b="y"`, no braces) made once and written into many lines (see `put`). */
 export function labelBytes(labels: string): Buffer {
   return Buffer.from(labels, 'utf8');
+}
+
+/**
+ * Label bytes made once per value and handed out again (at most `keep` values kept; beyond, made per
+ * call): for suffixes such as `,state="..."`, whose values are few. The same Buffer each time is also
+ * what lets a scrape's dict store a suffix once (see Exposition.put).
+ */
+export function labelBytesOf(render: (v: string) => string, keep: number): (v: string) => Buffer {
+  const made = new Map<string, Buffer>();
+  return (v) => {
+    let b = made.get(v);
+    if (b === undefined) {
+      b = labelBytes(render(v));
+      if (made.size < keep) made.set(v, b);
+    }
+    return b;
+  };
 }
 
 /**

@@ -127,13 +127,6 @@ export function decodeMessage(
     pos += len;
     return name;
   };
-  const skipValue = (): void => {
-    if (pos + 2 > end) fail('truncated value length');
-    const len = ((buf[pos] as number) << 8) | (buf[pos + 1] as number);
-    pos += 2;
-    if (pos + len > end) fail('value runs past the end');
-    pos += len;
-  };
   // What `select` leaves out is checked as it is passed, and nothing of it kept: one loop each, as
   // most of a list-conns reply is skipped. Same checks and messages as reading.
   const failAt = (at: number, what: string): never => {
@@ -239,7 +232,7 @@ export function decodeMessage(
       case KEY_VALUE: {
         const name = readName(true);
         if (shape !== true && pick(shape, name) === undefined) {
-          skipValue();
+          pos = passValue(pos);
           break;
         }
         current[name] = readValue(text && !binaryKeys.has(name));
