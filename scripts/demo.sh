@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # The first minute: brings up the lab (two real charon gateways with IKEv2 tunnels, in network
 # namespaces), pushes some traffic, and serves the exporter against gateway 1 on :9814.
-# Stop it with Ctrl-C: that stops the exporter and tears the lab down.
+# As root, or through sudo. Stop it with Ctrl-C: that stops the exporter and tears the lab down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-9814}"
+[ "$(id -u)" = 0 ] || {
+	echo "demo: must run as root (as another user: sudo $0)" >&2
+	exit 1
+}
 
-bash scripts/setup.sh
+bash scripts/setup.sh demo
+pid=
+# Whatever happens from here on (a failed lab, Ctrl-C, the exporter exiting), nothing is left behind.
+trap '[ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; bash scripts/lab.sh down' EXIT
+trap 'exit 0' INT TERM
 bash scripts/lab.sh up
-trap 'bash scripts/lab.sh down' EXIT
 bash scripts/lab.sh traffic 3 >/dev/null
 eval "$(bash scripts/lab.sh env | grep '^LAB_GW1_VICI=')"
 
 cat >&2 <<MSG
 
   Lab up: gateway gw1 has the 'site' tunnel (children net1, net2), a connection 'never' that stays down,
-  and the address pool 'rw_pool'. More traffic: sudo scripts/lab.sh traffic 10
+  and the address pool 'rw_pool'. More traffic: scripts/lab.sh traffic 10 (as root)
   Metrics:  curl -s http://localhost:${PORT}/metrics | grep '^strongswan_'
   Stop:     Ctrl-C here (stops the exporter and tears the lab down)
 
 MSG
 node dist/src/cli/main.js --vici.address "$LAB_GW1_VICI" --web.listen-address ":${PORT}" "$@" &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; bash scripts/lab.sh down' EXIT
-trap 'exit 0' INT TERM
 wait "$pid"

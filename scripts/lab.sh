@@ -10,10 +10,18 @@
 #   scripts/lab.sh status [gw1|gw2]   swanctl --list-sas (for humans)
 #   scripts/lab.sh env                KEY=VALUE lines for tests
 #   scripts/lab.sh stop-charon|start-charon|restart-charon gw1|gw2
+#   scripts/lab.sh swanctl gw1|gw2 --COMMAND [options]
+#                                     that gateway's swanctl (of the lab's strongSwan)
+#   scripts/lab.sh check              a charon of the lab's configuration loads every plugin
+#                                     and swanctl parses the lab's certificates (one line if not)
+#   scripts/lab.sh root               make (or refresh) the Debian root of LAB_STRONGSWAN
 #
 # Environment: LAB_DIR (default /var/tmp/sswlab; must NOT be under /run, the
 # charons get a private tmpfs on /run), LAB_PREFIX (default sswlab-),
-# LAB_TIMEOUT (seconds for wait loops, default 30).
+# LAB_TIMEOUT (seconds for wait loops, default 30), LAB_STRONGSWAN (system:
+# this machine's strongSwan, the default; or a Debian suite such as trixie or
+# sid: strongSwan from a Debian root of that suite, made with debootstrap under
+# LAB_ROOTS, default /var/tmp/sswlab-roots).
 # See test/e2e/README.md.
 # shellcheck disable=SC2015,SC2016
 set -euo pipefail
@@ -22,6 +30,12 @@ LAB_DIR=${LAB_DIR:-/var/tmp/sswlab}
 LAB_DIR=${LAB_DIR%/}
 LAB_PREFIX=${LAB_PREFIX:-sswlab-}
 LAB_TIMEOUT=${LAB_TIMEOUT:-30}
+LAB_STRONGSWAN=${LAB_STRONGSWAN:-system}
+LAB_ROOTS=${LAB_ROOTS:-/var/tmp/sswlab-roots}
+LAB_ROOTS=${LAB_ROOTS%/}
+# the Debian root whose strongSwan the gateways run ("" = this machine's)
+ROOT=""
+[ "$LAB_STRONGSWAN" = system ] || ROOT=$LAB_ROOTS/$LAB_STRONGSWAN
 
 NS1=${LAB_PREFIX}gw1
 NS2=${LAB_PREFIX}gw2
@@ -38,6 +52,10 @@ CERT_TS2=10.92.3.0/24
 POOL_ADDRS=10.93.0.0/28
 CHARON=/usr/lib/ipsec/charon
 PLUGINS="random nonce aes sha1 sha2 hmac kdf gcm pem pkcs1 pkcs8 x509 pubkey revocation constraints gmp openssl curve25519 kernel-libipsec kernel-netlink socket-default vici updown counters attr"
+# Debian packages of the plugins that do not come with strongswan-charon and strongswan-swanctl
+PLUGIN_PACKAGES="gcm:libstrongswan-standard-plugins openssl:libstrongswan-standard-plugins curve25519:libstrongswan-extra-plugins kernel-libipsec:libcharon-extra-plugins"
+# what a Debian root of LAB_STRONGSWAN gets besides debootstrap's minimal base
+ROOT_PACKAGES="strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins"
 IKE_PROPOSALS=aes128-sha256-ecp256
 ESP_PROPOSALS=aes128-sha256
 
@@ -53,6 +71,14 @@ vici_path() { echo "$LAB_DIR/$1/charon.vici"; }
 sw() {
 	local gw=$1 op=$2
 	shift 2
+	if [ -n "$ROOT" ]; then
+		# the root's swanctl, with LAB_DIR at the same path inside the root, in a mount namespace of its own
+		STRONGSWAN_CONF="$LAB_DIR/swanctl-client.conf" SWANCTL_DIR="$LAB_DIR/$gw/swanctl" \
+			unshare -m --propagation private sh -c 'r=$1 d=$2; shift 2
+				mkdir -p "$r$d" && mount -t proc proc "$r/proc" && mount --rbind /dev "$r/dev" && mount --bind "$d" "$r$d" &&
+				exec chroot "$r" swanctl "$@"' sh "$ROOT" "$LAB_DIR" "$op" --uri "unix://$(vici_path "$gw")" "$@"
+		return
+	fi
 	STRONGSWAN_CONF="$LAB_DIR/swanctl-client.conf" SWANCTL_DIR="$LAB_DIR/$gw/swanctl" \
 		swanctl "$op" --uri "unix://$(vici_path "$gw")" "$@"
 }
@@ -69,26 +95,69 @@ check_settings() {
 	[[ "$LAB_TIMEOUT" =~ ^[0-9]+$ ]] || die "LAB_TIMEOUT must be an integer (seconds)"
 	[ "${#VETH1}" -le 15 ] || die "LAB_PREFIX too long (veth name $VETH1 > 15 chars)"
 	[[ "$LAB_PREFIX" =~ ^[A-Za-z0-9_.-]+$ ]] || die "LAB_PREFIX may only contain [A-Za-z0-9_.-]"
+	[[ "$LAB_STRONGSWAN" =~ ^[a-z][a-z0-9-]*$ ]] || die "LAB_STRONGSWAN must be 'system' or a Debian suite (trixie, sid, ...)"
+	[[ "$LAB_ROOTS" =~ ^/[A-Za-z0-9_./-]+$ ]] && [ "$LAB_ROOTS" != / ] || die "LAB_ROOTS must be an absolute path of [A-Za-z0-9_./-]"
 }
 
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root"; }
 
-# ---------------------------------------------------------------- install
+# ---------------------------------------------------------------- tools and Debian roots
 
-ensure_strongswan() {
-	local pkgs="strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins iproute2 iputils-ping openssl"
-	if [ -x "$CHARON" ] && command -v swanctl >/dev/null && command -v ip >/dev/null && command -v ping >/dev/null &&
-		command -v openssl >/dev/null &&
-		[ -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] &&
-		[ -e /usr/lib/ipsec/plugins/libstrongswan-counters.so ]; then
+# The tools the lab runs, named when missing (scripts/setup.sh installs them; the lab installs nothing).
+require_tools() {
+	local c
+	for c in ip ping openssl unshare setsid; do
+		command -v "$c" >/dev/null || die "'$c' not found (run scripts/setup.sh demo, or install iproute2, iputils-ping, openssl)"
+	done
+	if [ -n "$ROOT" ]; then
+		ensure_root
 		return 0
 	fi
-	log "installing strongSwan packages"
+	[ -x "$CHARON" ] || die "$CHARON not found (Debian package strongswan-charon; scripts/setup.sh demo installs it)"
+	command -v swanctl >/dev/null || die "swanctl not found (Debian package strongswan-swanctl; scripts/setup.sh demo installs it)"
+}
+
+root_stamp() { echo "sswlab-root v1 $LAB_STRONGSWAN $ROOT_PACKAGES"; }
+
+# A Debian root of LAB_STRONGSWAN with strongSwan in it: made once with debootstrap (minbase), made
+# anew when the package list changes; nothing in it runs but the lab's charons and swanctl.
+ensure_root() {
+	[ -f "$ROOT/.sswlab-root" ] && [ "$(cat "$ROOT/.sswlab-root")" = "$(root_stamp)" ] && return 0
+	command -v debootstrap >/dev/null || die "LAB_STRONGSWAN=$LAB_STRONGSWAN needs debootstrap (Debian package debootstrap)"
+	mkdir -p "$LAB_ROOTS"
+	# one builder at a time; the others wait and use what it made
+	exec 9>"$LAB_ROOTS/.lock"
+	flock 9
+	if [ -f "$ROOT/.sswlab-root" ] && [ "$(cat "$ROOT/.sswlab-root")" = "$(root_stamp)" ]; then
+		exec 9>&-
+		return 0
+	fi
+	local tmp=$ROOT.new logf=$LAB_ROOTS/$LAB_STRONGSWAN.log t0=$SECONDS
+	log "making a Debian $LAB_STRONGSWAN root for strongSwan in $ROOT (log: $logf)"
+	rm -rf -- "$tmp"
 	# shellcheck disable=SC2086
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y $pkgs >&2; then
-		DEBIAN_FRONTEND=noninteractive apt-get update >&2
-		# shellcheck disable=SC2086
-		DEBIAN_FRONTEND=noninteractive apt-get install -y $pkgs >&2
+	debootstrap --variant=minbase "$LAB_STRONGSWAN" "$tmp" ${LAB_MIRROR:-} >"$logf" 2>&1 ||
+		die "debootstrap $LAB_STRONGSWAN failed: $(tail -n 1 "$logf")"
+	# no service starts in the root; unstable's Release may be older than its Valid-Until
+	printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+	chmod 0755 "$tmp/usr/sbin/policy-rc.d"
+	unshare -m --propagation private sh -c 'r=$1; shift; mount -t proc proc "$r/proc" &&
+		chroot "$r" env DEBIAN_FRONTEND=noninteractive sh -c "apt-get -o Acquire::Check-Valid-Until=false update -qq &&
+			apt-get install -y -qq --no-install-recommends $* && apt-get clean"' sh "$tmp" $ROOT_PACKAGES >>"$logf" 2>&1 ||
+		die "installing strongSwan in the $LAB_STRONGSWAN root failed: $(tail -n 1 "$logf")"
+	root_stamp >"$tmp/.sswlab-root"
+	rm -rf -- "$ROOT"
+	mv "$tmp" "$ROOT"
+	exec 9>&-
+	log "$LAB_STRONGSWAN root ready in $((SECONDS - t0)) s: $(strongswan_version)"
+}
+
+# "strongSwan X.Y.Z" of the charon the lab runs
+strongswan_version() {
+	if [ -n "$ROOT" ]; then
+		chroot "$ROOT" dpkg-query -W -f='strongSwan ${Version}' strongswan-charon 2>/dev/null
+	else
+		dpkg-query -W -f='strongSwan ${Version}' strongswan-charon 2>/dev/null || swanctl --version 2>/dev/null | head -n 1
 	fi
 }
 
@@ -442,6 +511,25 @@ wait_for() {
 	done
 }
 
+# the lab's plugins that this gateway's charon has not loaded (it goes on without them)
+missing_plugins() {
+	local loaded p missing=""
+	loaded=" $(sw "$1" --stats 2>/dev/null | sed -n 's/^ *loaded plugins: //p') "
+	for p in $PLUGINS; do [[ "$loaded" == *" $p "* ]] || missing="$missing $p"; done
+	echo "${missing# }"
+}
+
+# one line: which plugins, where they come from
+plugins_line() {
+	local p pkg pkgs="" files=""
+	for p in $1; do
+		files="$files libstrongswan-$p.so"
+		pkg=$(tr ' ' '\n' <<<"$PLUGIN_PACKAGES" | sed -n "s/^$p://p")
+		[ -n "$pkg" ] && [[ " $pkgs " != *" $pkg "* ]] && pkgs="$pkgs $pkg"
+	done
+	echo "charon ($(strongswan_version)) cannot load the plugin(s) the lab needs: $1 (${files# } in ${ROOT}/usr/lib/ipsec/plugins${pkgs:+; Debian package(s):$pkgs})"
+}
+
 vici_ready() {
 	local gw=$1 pid
 	if [ -S "$(vici_path "$gw")" ] && sw "$gw" --stats >/dev/null 2>&1; then
@@ -474,11 +562,25 @@ start_charon_proc() {
 	# charon's pid. The outer `sh` only waits for charon, so that a dead charon
 	# is reaped at once (PID 1 on these machines reaps orphans only every ~1.5 s,
 	# leaving `[charon] <defunct>` entries behind).
-	setsid sh -c '"$@" & wait' sh ip netns exec "$ns" unshare -m --propagation private sh -c \
-		'echo $$ >"$1/charon.pid" && mount -t tmpfs none /run && STRONGSWAN_CONF="$1/strongswan.conf" exec '"$CHARON" \
-		sh "$d" </dev/null >>"$d/charon.out" 2>&1 &
+	if [ -n "$ROOT" ]; then
+		# The same in the Debian root: its /proc, /sys, /dev and LAB_DIR (at the same path) are
+		# mounted in charon's own mount namespace, so they go away with it.
+		setsid sh -c '"$@" & wait' sh ip netns exec "$ns" unshare -m --propagation private sh -c \
+			'echo $$ >"$1/charon.pid" && r=$2 d=$3 && mkdir -p "$r$d" && mount -t proc proc "$r/proc" &&
+			mount --rbind /sys "$r/sys" && mount --rbind /dev "$r/dev" && mount -t tmpfs none "$r/run" &&
+			mount --bind "$d" "$r$d" && STRONGSWAN_CONF="$1/strongswan.conf" exec chroot "$r" '"$CHARON" \
+			sh "$d" "$ROOT" "$LAB_DIR" </dev/null >>"$d/charon.out" 2>&1 &
+	else
+		setsid sh -c '"$@" & wait' sh ip netns exec "$ns" unshare -m --propagation private sh -c \
+			'echo $$ >"$1/charon.pid" && mount -t tmpfs none /run && STRONGSWAN_CONF="$1/strongswan.conf" exec '"$CHARON" \
+			sh "$d" </dev/null >>"$d/charon.out" 2>&1 &
+	fi
 	wait_for "$gw charon VICI socket $(vici_path "$gw")" vici_ready "$gw"
 	charon_pid "$gw" >/dev/null || die "$gw charon is not running"
+	# a missing plugin would show only as tunnels that never come up
+	local missing
+	missing=$(missing_plugins "$gw")
+	[ -z "$missing" ] || die "$(plugins_line "$missing")"
 }
 
 stop_charon_proc() {
@@ -622,16 +724,8 @@ cmd_down() {
 	return 0
 }
 
-cmd_up() {
-	need_root
-	local t0=${EPOCHREALTIME//[!0-9]/}
-	if ns_exists "$NS1" || ns_exists "$NS2" || [ -e "$LAB_DIR" ]; then
-		log "lab already (partly) up: tearing it down first"
-		cmd_down
-		set -e
-	fi
-	ensure_strongswan
-	ensure_tun
+# the lab's directory with what both gateways share: PSK, swanctl's client configuration
+prepare_dir() {
 	mkdir -p "$LAB_DIR/gw1" "$LAB_DIR/gw2"
 	chmod 0700 "$LAB_DIR"
 	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$LAB_DIR/psk")
@@ -642,6 +736,33 @@ swanctl {
 	load = random nonce pem pkcs1 pkcs8 x509 pubkey openssl
 }
 EOF
+}
+
+# After a failed `up`: keep the logs next to LAB_DIR, take down what was started.
+up_failed() {
+	local kept=$LAB_DIR.failed gw f
+	rm -rf -- "$kept"
+	for gw in gw1 gw2; do
+		for f in charon.log charon.out swanctl.log; do
+			[ -f "$LAB_DIR/$gw/$f" ] && mkdir -p "$kept/$gw" && cp "$LAB_DIR/$gw/$f" "$kept/$gw/"
+		done
+	done
+	cmd_down
+	log "up failed: the lab is torn down (logs kept in $kept)"
+}
+
+cmd_up() {
+	need_root
+	local t0=${EPOCHREALTIME//[!0-9]/}
+	if ns_exists "$NS1" || ns_exists "$NS2" || [ -e "$LAB_DIR" ]; then
+		log "lab already (partly) up: tearing it down first"
+		cmd_down
+		set -e
+	fi
+	require_tools
+	trap 'rc=$?; trap - EXIT; [ "$rc" = 0 ] || up_failed' EXIT
+	ensure_tun
+	prepare_dir
 	make_certs
 	local gw
 	for gw in gw1 gw2; do
@@ -654,12 +775,58 @@ EOF
 	local p1=$!
 	start_charon_proc gw2 &
 	local p2=$!
-	wait "$p1" || die "starting gw1 charon failed"
-	wait "$p2" || die "starting gw2 charon failed"
+	# each prints why it failed
+	wait "$p1" || exit 1
+	wait "$p2" || exit 1
 	load_all gw2
 	load_all gw1
 	ensure_tunnels
-	log "lab up in $(((${EPOCHREALTIME//[!0-9]/} - t0) / 1000)) ms (gw1 VICI unix://$(vici_path gw1), gw2 VICI unix://$(vici_path gw2))"
+	trap - EXIT
+	log "lab up in $(((${EPOCHREALTIME//[!0-9]/} - t0) / 1000)) ms on $(strongswan_version) (gw1 VICI unix://$(vici_path gw1), gw2 VICI unix://$(vici_path gw2))"
+}
+
+# A charon of the lab's configuration, in a directory and namespace of its own, must load every
+# plugin of the lab, and swanctl must load the lab's certificates and key; else one line says what.
+cmd_check() {
+	need_root
+	if [ -z "${LAB_CHECKING:-}" ]; then
+		LAB_CHECKING=1 LAB_DIR=$LAB_DIR-check LAB_PREFIX=${LAB_PREFIX}c exec bash "$0" check
+	fi
+	require_tools
+	cmd_down >/dev/null 2>&1
+	set -e
+	trap 'cmd_down >/dev/null 2>&1' EXIT
+	ensure_tun
+	prepare_dir
+	make_certs
+	write_charon_conf gw1
+	write_swanctl_conf gw1
+	ip netns add "$NS1"
+	ip -n "$NS1" link set lo up
+	# dies naming the plugins it lacks
+	start_charon_proc gw1
+	local out f
+	out=$(sw gw1 --load-creds --noprompt 2>&1) || die "swanctl cannot load the lab's certificates: $(grep -iE -m1 'fail|error|unable' <<<"$out" || tail -n 1 <<<"$out")"
+	for f in x509ca/ca.pem x509/gw1.pem private/gw1.key; do
+		grep -q "^loaded .*/swanctl/$f'" <<<"$out" ||
+			die "swanctl ($(strongswan_version)) did not parse the lab's $f: $(grep -iE -m1 'fail|error|unable' <<<"$out" || echo "$out" | tr '\n' ' ')"
+	done
+	log "check: $(strongswan_version): charon loads all $(wc -w <<<"$PLUGINS") plugins of the lab, swanctl parses its certificates"
+}
+
+cmd_root() {
+	need_root
+	[ -n "$ROOT" ] || die "LAB_STRONGSWAN=system uses this machine's strongSwan: no root to make"
+	ensure_root
+	log "$ROOT: $(strongswan_version)"
+}
+
+cmd_swanctl() {
+	local gw=${1:-}
+	ns_of "$gw" >/dev/null
+	[ $# -ge 2 ] || die "usage: lab.sh swanctl gw1|gw2 --COMMAND [options]"
+	shift
+	sw "$gw" "$@"
 }
 
 require_up() {
@@ -719,6 +886,8 @@ cmd_env() {
 	for kv in \
 		"LAB_DIR=$LAB_DIR" \
 		"LAB_PREFIX=$LAB_PREFIX" \
+		"LAB_STRONGSWAN=$LAB_STRONGSWAN" \
+		"LAB_STRONGSWAN_VERSION=$(strongswan_version | sed -n 's/^strongSwan \([0-9.]*\).*/\1/p')" \
 		"LAB_GW1_NS=$NS1" \
 		"LAB_GW2_NS=$NS2" \
 		"LAB_GW1_VICI=unix://$(vici_path gw1)" \
@@ -775,7 +944,7 @@ cmd_start_charon() {
 }
 
 usage() {
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -790,6 +959,9 @@ main() {
 	add) cmd_add "$@" ;;
 	status) cmd_status "$@" ;;
 	env) cmd_env ;;
+	check) cmd_check ;;
+	root) cmd_root ;;
+	swanctl) cmd_swanctl "$@" ;;
 	stop-charon) cmd_stop_charon "$@" ;;
 	start-charon) cmd_start_charon "$@" ;;
 	restart-charon)

@@ -59,12 +59,25 @@ export class Lab {
     return this.env[gw === 'gw1' ? 'LAB_GW1_VICI' : 'LAB_GW2_VICI'] as string;
   }
 
+  /** swanctl of the lab's strongSwan (this machine's, or the Debian root's of LAB_STRONGSWAN). */
   swanctl(gw: Gw, ...args: string[]): string {
-    // swanctl wants the command option first, then --uri.
-    const [cmd, ...rest] = args;
-    return execFileSync('swanctl', [cmd as string, '--uri', this.vici(gw), ...rest], {
+    return execFileSync('bash', [LAB, 'swanctl', gw, ...args], {
       encoding: 'utf8',
+      env: { ...process.env, ...this.extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 30_000,
     });
+  }
+
+  /** The lab's strongSwan version as [major, minor, patch] (from `lab.sh env`). */
+  get version(): [number, number, number] {
+    const [a = 0, b = 0, c = 0] = (this.env.LAB_STRONGSWAN_VERSION ?? '').split('.').map(Number);
+    return [a, b, c];
+  }
+
+  /** Whether the lab's strongSwan is at least major.minor.patch. */
+  atLeast(major: number, minor = 0, patch = 0): boolean {
+    const [a, b, c] = this.version;
+    return a !== major ? a > major : b !== minor ? b > minor : c >= patch;
   }
 }
