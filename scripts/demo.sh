@@ -13,7 +13,8 @@ PORT="${PORT:-9814}"
 bash scripts/setup.sh demo
 pid=
 # Whatever happens from here on (a failed lab, Ctrl-C, the exporter exiting), nothing is left behind.
-trap '[ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; bash scripts/lab.sh down' EXIT
+# shellcheck disable=SC2154 # rc is set by the trap itself
+trap 'rc=$?; set +e; [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; bash scripts/lab.sh down; exit $rc' EXIT
 trap 'exit 0' INT TERM
 bash scripts/lab.sh up
 bash scripts/lab.sh traffic 3 >/dev/null

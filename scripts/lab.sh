@@ -141,6 +141,7 @@ ensure_root() {
 	# no service starts in the root; unstable's Release may be older than its Valid-Until
 	printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
 	chmod 0755 "$tmp/usr/sbin/policy-rc.d"
+	# shellcheck disable=SC2086 # the package list is words
 	unshare -m --propagation private sh -c 'r=$1; shift; mount -t proc proc "$r/proc" &&
 		chroot "$r" env DEBIAN_FRONTEND=noninteractive sh -c "apt-get -o Acquire::Check-Valid-Until=false update -qq &&
 			apt-get install -y -qq --no-install-recommends $* && apt-get clean"' sh "$tmp" $ROOT_PACKAGES >>"$logf" 2>&1 ||

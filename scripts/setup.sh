@@ -23,7 +23,9 @@ demo | test) ;;
 *) die "usage: scripts/setup.sh [demo|test]" ;;
 esac
 [ "$(id -u)" = 0 ] || die "must run as root (as another user: sudo $0 $what)"
-command -v apt-get >/dev/null && command -v dpkg-query >/dev/null || die "needs Debian's apt-get and dpkg"
+if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
+	die "needs Debian's apt-get and dpkg"
+fi
 
 # zlib.crc32 (gzip responses) came with Node 20.15.
 NODE_MIN=20.15
@@ -31,8 +33,9 @@ DEMO_PACKAGES=(
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
 	libcharon-extra-plugins iproute2 iputils-ping openssl
 )
-# promtool comes with prometheus; systemd brings systemd-analyze and systemd-sysusers.
-TEST_PACKAGES=(prometheus chromium systemd)
+# promtool comes with prometheus; systemd brings systemd-analyze and systemd-sysusers; shellcheck
+# lints these scripts.
+TEST_PACKAGES=(prometheus chromium systemd shellcheck)
 
 updated=
 apt_update() {
@@ -77,6 +80,8 @@ ensure_node() {
 	die "needs Node.js >= $NODE_MIN (found: $have; this release's nodejs: ${cand:-none}): install Node.js 20.15 or later (for example the official linux-x64 build), then run this again"
 }
 
+# Node.js first: where the release has none new enough, nothing else is worth installing.
+ensure_node
 packages=("${DEMO_PACKAGES[@]}")
 [ "$what" = test ] && packages+=("${TEST_PACKAGES[@]}")
 # a lab on another release's strongSwan runs it from a Debian root made with debootstrap
@@ -84,7 +89,6 @@ packages=("${DEMO_PACKAGES[@]}")
 missing=()
 for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
 [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
-ensure_node
 
 # Function, not package names: the plugins and certificates the lab relies on.
 bash scripts/lab.sh check

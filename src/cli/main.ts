@@ -16,8 +16,16 @@
 // pieces that later allocations seldom fit. At 10,000 tunnels, when plain scrapes still held their
 // whole text: plain scrapes 193 -> 186 MiB.
 
-import { runExporter } from './exporter.js';
-import { runQuery } from './query.js';
+import { nodeTooOld } from './node-version.js';
+
+// Before the rest is loaded: on an older Node it would fail later, and less clearly.
+const tooOld = nodeTooOld(process.versions.node);
+if (tooOld !== undefined) {
+  process.stderr.write(`strongswan_exporter: ${tooOld}\n`);
+  process.exit(1);
+}
+const { runExporter } = await import('./exporter.js');
+const { runQuery } = await import('./query.js');
 
 function errorLine(err: unknown): string {
   if (err instanceof Error) return err.message;

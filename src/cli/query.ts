@@ -79,7 +79,19 @@ export async function runQuery(argv: string[], out: NodeJS.WritableStream = proc
   if (timeoutMs <= 0) throw new Error('--vici.timeout must be positive');
   const request = parseRequestArgs(rest);
   const client = new ViciClient({ address: values['vici.address'], timeoutMs });
-  const write = (obj: unknown) => out.write(`${JSON.stringify(obj)}\n`);
+  // A reader that stops early (`| head`) closes the pipe: stop the query and end quietly, as other
+  // command-line tools do. Any other write error is one line. The listener stays: an error of the
+  // last write arrives after this function has returned.
+  let outClosed = false;
+  let outError: Error | undefined;
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    outClosed = true;
+    if (err.code !== 'EPIPE') outError = err;
+    client.close();
+  });
+  const write = (obj: unknown) => {
+    if (!outClosed) out.write(`${JSON.stringify(obj)}\n`);
+  };
   try {
     const event = values.stream ?? STREAMED_COMMANDS[command];
     let response: ReturnType<typeof messageToJson>;
@@ -100,6 +112,10 @@ export async function runQuery(argv: string[], out: NodeJS.WritableStream = proc
     if (response.success !== undefined && response.success !== 'yes') {
       throw new Error(`${command}: ${typeof response.errmsg === 'string' ? response.errmsg : 'failed'}`);
     }
+    return 0;
+  } catch (err) {
+    if (!outClosed) throw err;
+    if (outError) throw new Error(`query: writing the output failed: ${outError.message}`);
     return 0;
   } finally {
     client.close();

@@ -16,15 +16,21 @@ import { Lab, ROOT } from './lab.js';
 const RULES = path.join(ROOT, 'deploy/prometheus/rules.yml');
 
 /** Panel queries that may return nothing on the lab, and why. */
-const ALLOWED_EMPTY: Record<string, string> = {
-  'Time until IKE SA rekey and reauthentication / B':
-    "the lab's connections set no reauth_time, so charon schedules no reauthentication and " +
-    'strongswan_ike_sa_reauth_timestamp_seconds has no series',
-  'Daemon alerts / A':
-    "charon's alert event exists from strongSwan 6.0.3 on; the lab runs Debian's 5.9.8, so " +
-    'strongswan_alerts_total has no series',
-  'CRLs / A': "the lab's CA issues no CRL, so strongswan_crl_next_update_timestamp_seconds has no series",
-};
+function allowedEmpty(lab: Lab): Record<string, string> {
+  const allowed: Record<string, string> = {
+    'Time until IKE SA rekey and reauthentication / B':
+      "the lab's connections set no reauth_time, so charon schedules no reauthentication and " +
+      'strongswan_ike_sa_reauth_timestamp_seconds has no series',
+    'CRLs / A': "the lab's CA issues no CRL, so strongswan_crl_next_update_timestamp_seconds has no series",
+  };
+  // From 6.0.3 on, the lab provokes an alert (before() below), so the panel must have data.
+  if (!lab.atLeast(6, 0, 3)) {
+    allowed['Daemon alerts / A'] =
+      `charon's alert event exists from strongSwan 6.0.3 on; the lab runs ${lab.env.LAB_STRONGSWAN_VERSION}, ` +
+      'so strongswan_alerts_total has no series';
+  }
+  return allowed;
+}
 
 interface Rule {
   alert?: string;
@@ -57,6 +63,7 @@ describe('dashboard and rules on the real lab', { timeout: 240_000 }, () => {
     const scrapes = async () =>
       Number((await promQuery(p.url, 'count_over_time(strongswan_up[1m])'))[0]?.value[1] ?? 0);
     await waitFor('three scrapes', async () => (await scrapes()) >= 3, 30_000);
+    if (lab.atLeast(6, 0, 3)) lab.proposalMismatch();
     lab.lab('traffic', '3');
     await waitFor('traffic seen by two more scrapes', async () => (await scrapes()) >= 6, 30_000);
   });
@@ -91,6 +98,7 @@ describe('dashboard and rules on the real lab', { timeout: 240_000 }, () => {
         range: '5m',
       };
       const queries = panelQueries(loadDashboard());
+      const ALLOWED_EMPTY = allowedEmpty(lab);
       for (const name of Object.keys(ALLOWED_EMPTY)) {
         assert.ok(
           queries.some((q) => q.name === name),

@@ -132,4 +132,25 @@ describe('event-driven counters on the real lab', { timeout: 180_000 }, () => {
     );
     assert.ok(exporter.output.includes('events: reconnected'), exporter.output);
   });
+
+  it('a real alert (a proposal gw2 rejects) is counted from strongSwan 6.0.3 on; older daemons have no alert event', async () => {
+    const alerts = (p: Parsed) => select(p, 'strongswan_alerts_total', {});
+    const mismatches = (p: Parsed) =>
+      select(p, 'strongswan_alerts_total', { alert: 'proposal-mismatch-ike' })[0]?.value ?? 0;
+    // (6.x raised alerts of its own in the test before: shutdown-signal when charon was stopped)
+    const before = await scrape();
+    lab.proposalMismatch();
+    const down = await until(
+      'the failed IKE SA',
+      (p) => value(p, 'strongswan_ike_sa_events_total', { conn: 'mismatch', event: 'down' }) === 1,
+    );
+    if (lab.atLeast(6, 0, 3)) {
+      // subscribed again after the charon restart of the test before
+      await until('alert', (q) => mismatches(q) === mismatches(before) + 1);
+    } else {
+      assert.deepEqual(alerts(down), []);
+      assert.match(exporter.output, /events: not supported by this daemon, skipped.*event=alert/);
+    }
+    assert.equal(value(down, 'strongswan_exporter_collector_success', { collector: 'events' }), 1);
+  });
 });

@@ -1,7 +1,9 @@
 // The e2e tests' handle on the real strongSwan lab (scripts/lab.sh): bring it up, run swanctl against
 // a gateway, tear it down, always, also when a test fails or the process is interrupted.
 
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,6 +69,51 @@ export class Lab {
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 30_000,
     });
+  }
+
+  /**
+   * A real failure: gw1 initiates a connection whose IKE proposal gw2 has no match for, once, and the
+   * connection is removed again. Both daemons raise the `alert` event `proposal-mismatch-ike`
+   * (strongSwan 6.0.3 and later); gw1 counts one IKE SA of `mismatch` down.
+   */
+  proposalMismatch(): void {
+    const file = path.join(this.env.LAB_DIR as string, 'gw1/swanctl/conf.d/mismatch.conf');
+    fs.writeFileSync(
+      file,
+      `connections {
+  mismatch {
+    version = 2
+    local_addrs = ${this.env.LAB_GW1_IKE_ADDR}
+    remote_addrs = ${this.env.LAB_GW2_IKE_ADDR}
+    proposals = aes256-sha384-ecp384
+    local {
+      auth = psk
+      id = gw1-site@sswlab
+    }
+    remote {
+      auth = psk
+      id = gw2-site@sswlab
+    }
+    children {
+      mnet {
+        local_ts = 10.91.8.0/24
+        remote_ts = 10.92.8.0/24
+      }
+    }
+  }
+}
+`,
+    );
+    try {
+      this.swanctl('gw1', '--load-conns');
+      assert.throws(
+        () => this.swanctl('gw1', '--initiate', '--ike', 'mismatch', '--child', 'mnet', '--timeout', '10'),
+        /NO_PROPOSAL_CHOSEN|failed/,
+      );
+    } finally {
+      fs.rmSync(file, { force: true });
+      this.swanctl('gw1', '--load-conns');
+    }
   }
 
   /** The lab's strongSwan version as [major, minor, patch] (from `lab.sh env`). */

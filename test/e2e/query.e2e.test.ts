@@ -1,11 +1,12 @@
 // Issue: the VICI client against the real daemon. `query` must decode exactly what strongSwan's own
 // C client (`swanctl --raw`) shows, SA by SA, after real ESP traffic.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { parseSwanctlRaw, type RawTree } from '../helpers/swanctl-raw.js';
-import { Lab } from './lab.js';
+import { CLI, Lab } from './lab.js';
 
 // Relative times tick between the two listings; everything else must be identical.
 const TICKING = new Set([
@@ -110,13 +111,62 @@ describe('query against the real daemon', { timeout: 120_000 }, () => {
     });
   }
 
+  it("list-conns carries its version's keys: ports and proposals on 6.1, neither on 5.9 and 6.0.1", async () => {
+    const r = await runCli(['query', 'list-conns', '--vici.address', lab.vici('gw1')]);
+    assert.equal(r.code, 0, r.stderr);
+    const site = jsonLines(r.stdout).find((l) => l.event === 'list-conn' && 'site' in (l.message as object))
+      ?.message as Record<string, Record<string, unknown>>;
+    const conn = site.site as Record<string, unknown>;
+    // local_port/remote_port came with 6.0.3 (list-conns); the IKE proposals are listed by 6.1.0,
+    // not by 6.0.1 (Debian ships no release in between)
+    if (lab.atLeast(6, 0, 3)) assert.deepEqual([conn.local_port, conn.remote_port], ['500', '500']);
+    else assert.ok(!('local_port' in conn) && !('remote_port' in conn), Object.keys(conn).join(','));
+    if (lab.atLeast(6, 1, 0)) {
+      assert.deepEqual(conn.proposals, {
+        '0': {
+          encr: ['AES_CBC_128'],
+          integ: ['HMAC_SHA2_256_128'],
+          prf: ['PRF_HMAC_SHA2_256'],
+          ke: ['ECP_256'],
+        },
+      });
+    } else if (!lab.atLeast(6, 0, 2)) assert.ok(!('proposals' in conn), Object.keys(conn).join(','));
+  });
+
   it('query version answers the daemon name and version', async () => {
     const r = await runCli(['query', 'version', '--vici.address', lab.vici('gw1')]);
     assert.equal(r.code, 0, r.stderr);
     const v = jsonLines(r.stdout).at(-1)?.response as Record<string, string>;
     assert.equal(v.daemon, 'charon');
     assert.match(v.version ?? '', /^\d+\.\d+\.\d+/);
+    // the strongSwan the lab runs (this machine's, or a Debian root's: LAB_STRONGSWAN)
+    assert.equal(v.version, lab.env.LAB_STRONGSWAN_VERSION);
     assert.ok(v.sysname && v.release && v.machine);
+  });
+
+  it('ends quietly, exit 0, when its output pipe is closed before it writes', async () => {
+    const p = spawn(process.execPath, [CLI, 'query', 'list-sas', '--vici.address', lab.vici('gw1')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // the reader is gone before the first line: every write meets EPIPE
+    p.stdout.destroy();
+    let stderr = '';
+    p.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const code = await new Promise<number | null>((resolve) => p.on('close', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
+  });
+
+  it('query list-sas | head -c 600: 600 bytes, nothing on stderr, exit 0', () => {
+    const script = `set -o pipefail; "$0" "$1" query list-sas --vici.address "$2" | head -c 600; echo "query exited \${PIPESTATUS[0]}" >&2`;
+    const r = spawnSync('bash', ['-c', script, process.execPath, CLI, lab.vici('gw1')], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.stdout.length, 600);
+    assert.equal(r.stderr, 'query exited 0\n');
   });
 
   it('query with a filter key passes it to the daemon', async () => {
