@@ -35,6 +35,67 @@ function scrape(st: EventState, children: ReturnType<typeof child>[]): number {
   return st.reported('gw', 'net')?.[0] ?? 0;
 }
 
+describe('EventState: a state that begins after the SAs (an exporter restarted)', () => {
+  const T0 = 1_800_000_000_000;
+  /** A CHILD SA installed `ago` seconds before the clock's now. */
+  const aged = (id: number, spi: string, bytes: number, ago: number) => ({
+    ...child(id, spi, bytes),
+    'install-time': String(ago),
+  });
+
+  it('does not add what an SA passed before the state began: it restarts from 0', () => {
+    let now = T0;
+    const st = new EventState({ since: T0, now: () => now });
+    // 365,000 bytes passed before this process; the earlier one reported them
+    assert.equal(scrape(st, [aged(1, 'aa', 365_000, 600)]), 0);
+    now += 15_000;
+    assert.equal(scrape(st, [aged(1, 'aa', 365_700, 615)]), 700);
+    // ... and its end (down) adds only what it passed since
+    st.onEvent(
+      'child-updown',
+      sec({ gw: { uniqueid: '1', 'child-sas': { 'net-1': aged(1, 'aa', 366_000, 620) } } }),
+    );
+    assert.equal(scrape(st, []), 1000);
+    assert.deepEqual(st.reported('gw', 'net'), [1000, 2000, 10, 20]);
+  });
+
+  it('adds all of an SA installed after the state began, also when first seen a scrape later', () => {
+    let now = T0;
+    const st = new EventState({ since: T0, now: () => now });
+    assert.equal(scrape(st, []), 0);
+    now += 30_000;
+    // installed 10 s after the state began
+    assert.equal(scrape(st, [aged(2, 'bb', 4_000, 20)]), 4_000);
+  });
+
+  it('never counts twice an SA that may have been installed before the state began', () => {
+    const now = T0 + 5_000;
+    const st = new EventState({ since: T0, now: () => now });
+    // install-time is whole seconds: 5 s ago is 5.0 to 5.99 s ago, maybe before T0: from 0
+    assert.equal(scrape(st, [aged(3, 'cc', 900, 5)]), 0);
+    // 4 s ago is 4.0 to 4.99 s ago: after T0, all of it counts
+    assert.equal(scrape(st, [aged(3, 'cc', 950, 5), aged(4, 'dd', 300, 4)]), 350);
+  });
+
+  it('a rekey of an SA older than the state credits only its traffic since', () => {
+    let now = T0 + 2_000;
+    const st = new EventState({ since: T0, now: () => now });
+    // first sight is the rekey event itself: the old half's 50,000 bytes were an earlier process's
+    st.onEvent(
+      'child-rekey',
+      sec({
+        gw: {
+          uniqueid: '1',
+          'child-sas': { net: { old: aged(1, 'aa', 50_000, 3000), new: aged(2, 'bb', 0, 0) } },
+        },
+      }),
+    );
+    now += 5_000;
+    assert.equal(scrape(st, [aged(2, 'bb', 600, 5)]), 600);
+    assert.equal(st.childEvents('gw', 'net', 'rekey'), 1);
+  });
+});
+
 describe('EventState: traffic per child config', () => {
   it('keeps rising across a rekey while the per-SA counter restarts at 0', () => {
     const st = new EventState();

@@ -10,6 +10,11 @@
 // (a rekeyed SA lingers) or that reappears (skipped by a non-blocking listing) adds only what it
 // passed beyond that. An SA that vanishes without an event (missed while disconnected, daemon restart)
 // is credited with what the last scrape saw. Values are float64: exact up to 2^53 bytes.
+//
+// Nothing is counted twice: an SA first seen by a state that began after the SA was installed (an
+// exporter that restarted) starts from what it had then (`credited` is set to those counters), so
+// its traffic before is not added again; what passed between the last process's last scrape and
+// this state's first sight of the SA is not known, and the series restart from 0 (a counter reset).
 
 import { type Exposition, LabelStore, labelBytes, renderLabels, room } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
@@ -107,7 +112,21 @@ export interface Series {
   value: number;
 }
 
+export interface EventStateOptions {
+  /** When this state began, ms since the epoch (default: now). */
+  readonly since?: number;
+  /** The clock (ms since the epoch). */
+  readonly now?: () => number;
+}
+
 export class EventState {
+  private readonly since: number;
+  private readonly now: () => number;
+  constructor(opts: EventStateOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    this.since = opts.since ?? this.now();
+  }
+
   /** Connection rows by conn: their label sets `conn="..."` and IKE SA events (3 per row). */
   private readonly conns = new Map<string, number>();
   private readonly connLabels = new LabelStore();
@@ -221,7 +240,21 @@ export class EventState {
     this.saInt[i + S_SPI_OUT] = spiOut;
     this.saKeys[s] = id;
     this.sas.set(id, s);
+    // Installed before this state began: what it had by now was counted by an earlier process, or
+    // never will be; only what it passes from here on is this state's.
+    if (this.predates(sa)) this.sa.set(counters(sa), S_WIDTH * s + S_CREDITED);
     return s;
+  }
+
+  /**
+   * Whether the SA may have been installed before this state began (`install-time`: whole seconds
+   * since; an SA installed within a second after counts as before, so nothing is ever counted twice).
+   */
+  private predates(sa: ViciSection): boolean {
+    const t = str(sa['install-time']);
+    if (t === undefined || t === '') return false;
+    const ago = Number(t);
+    return Number.isFinite(ago) && this.now() - (ago + 1) * 1000 < this.since;
   }
 
   /** Row s (of the SA with key id) is free again. */
@@ -326,8 +359,12 @@ export class EventState {
               total.fill(0, t + T_LIVE, t + T_LIVE + 4);
               total[t + T_LIVE_IN] = now;
             }
-            for (let k = 0; k < 4; k++)
-              total[t + T_LIVE + k] = (total[t + T_LIVE + k] as number) + (sa[last + k] as number);
+            // beyond what it was credited with: 0 but for an SA older than this state
+            const cr = S_WIDTH * s + S_CREDITED;
+            for (let k = 0; k < 4; k++) {
+              const d = (sa[last + k] as number) - (sa[cr + k] as number);
+              if (d > 0) total[t + T_LIVE + k] = (total[t + T_LIVE + k] as number) + d;
+            }
           }
           continue;
         }

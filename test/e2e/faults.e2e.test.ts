@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseExposition, select, value } from '../helpers/exposition.js';
-import { type Child, startExporter, waitFor } from '../helpers/processes.js';
+import { type Child, getFresh, startExporter, waitFor } from '../helpers/processes.js';
 import { Lab } from './lab.js';
 
 const EXTRAS = 150;
@@ -32,15 +32,12 @@ describe('charon killed in the middle of a scrape', { timeout: 240_000 }, () => 
 
   for (let round = 1; round <= 3; round++) {
     it(`round ${round}: answers in time while charon dies, and recovers completely after the restart`, async () => {
-      const full = parseExposition(await (await fetch(`${exporter.url}/metrics`)).text());
+      const full = parseExposition((await getFresh(`${exporter.url}/metrics`)).text);
       const ikeSas = value(full, 'strongswan_number_of_ikes_connected');
       assert.ok(ikeSas >= EXTRAS + 1, `${ikeSas} IKE SAs before`);
 
       const t0 = Date.now();
-      const pending = fetch(`${exporter.url}/metrics`).then(async (r) => ({
-        status: r.status,
-        text: await r.text(),
-      }));
+      const pending = getFresh(`${exporter.url}/metrics`);
       await sleep(round * 3);
       kill9();
       const r = await pending;
@@ -51,11 +48,11 @@ describe('charon killed in the middle of a scrape', { timeout: 240_000 }, () => 
       const ok = select(during, 'strongswan_exporter_collector_success').every((s) => s.value === 1);
       // Either the scrape got everything before charon died, or it says what it missed.
       if (!ok) assert.ok(select(during, 'strongswan_exporter_collector_success').some((s) => s.value === 0));
-      const after = parseExposition(await (await fetch(`${exporter.url}/metrics`)).text());
+      const after = parseExposition((await getFresh(`${exporter.url}/metrics`)).text);
       assert.equal(value(after, 'strongswan_up'), 0);
 
       lab.lab('start-charon', 'gw1');
-      const back = parseExposition(await (await fetch(`${exporter.url}/metrics`)).text());
+      const back = parseExposition((await getFresh(`${exporter.url}/metrics`)).text);
       assert.equal(value(back, 'strongswan_up'), 1);
       for (const s of select(back, 'strongswan_exporter_collector_success'))
         assert.equal(s.value, 1, s.labels.collector);
@@ -64,7 +61,7 @@ describe('charon killed in the middle of a scrape', { timeout: 240_000 }, () => 
       await waitFor(
         'events reconnect',
         async () => {
-          const p = parseExposition(await (await fetch(`${exporter.url}/metrics`)).text());
+          const p = parseExposition((await getFresh(`${exporter.url}/metrics`)).text);
           return value(p, 'strongswan_exporter_events_connected') === 1;
         },
         20_000,

@@ -2,6 +2,7 @@
 // waits, captured logs, and a stop that always kills.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +51,26 @@ export async function waitFor(what: string, check: () => Promise<boolean>, ms = 
     if (Date.now() > end) throw new Error(`${what}: not ready within ${ms} ms`);
     await sleep(100);
   }
+}
+
+/**
+ * GET on a connection of its own. A test that blocks its event loop (a synchronous lab command of
+ * several seconds) must not reuse a kept-alive connection: the server may have closed it meanwhile
+ * (its keep-alive timeout is 5 s), unseen by the blocked client, and the request then fails.
+ */
+export function getFresh(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => {
+          text += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
 }
 
 export interface Exporter extends Child {

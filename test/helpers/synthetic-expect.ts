@@ -60,14 +60,16 @@ export function packetsAt(c: ChildRec, s: number): { in: number; out: number } {
 /**
  * A complete scrape: up, every default collector successful, N IKE SAs, and every CHILD SA's bytes and
  * packets (both directions) exactly what the table says at second `s` (the clock must not move during
- * the scrape). With `perConfigTotals`, strongswan_conn_child_bytes_total of every child config equals
- * its one live CHILD SA's bytes (true while no SA was rekeyed or reconnected since the exporter started).
+ * the scrape). With `perConfigTotals: { from }`, strongswan_conn_child_bytes_total of every child
+ * config equals what its one live CHILD SA passed since second `from`, when the exporter first saw it
+ * (the SAs are older than the exporter, so what they had then is not its to count; true while no SA
+ * was rekeyed or reconnected since the exporter started).
  */
 export function assertComplete(
   p: Parsed,
   d: SyntheticCharon,
   s: number,
-  opts: { perConfigTotals?: boolean } = {},
+  opts: { perConfigTotals?: { from: number } } = {},
 ): void {
   assert.equal(value(p, 'strongswan_up'), 1, 'strongswan_up');
   const success = select(p, 'strongswan_exporter_collector_success');
@@ -100,8 +102,17 @@ export function assertComplete(
       assert.equal(got.get(key('strongswan_child_sa_packets_total', 'out')), k.out, `${where}: packets out`);
       if (opts.perConfigTotals) {
         const l = { conn: r.conn, child: c.name };
-        assert.equal(value(p, 'strongswan_conn_child_bytes_total', { ...l, direction: 'in' }), b.in, where);
-        assert.equal(value(p, 'strongswan_conn_child_bytes_total', { ...l, direction: 'out' }), b.out, where);
+        const b0 = bytesAt(c, opts.perConfigTotals.from);
+        assert.equal(
+          value(p, 'strongswan_conn_child_bytes_total', { ...l, direction: 'in' }),
+          b.in - b0.in,
+          where,
+        );
+        assert.equal(
+          value(p, 'strongswan_conn_child_bytes_total', { ...l, direction: 'out' }),
+          b.out - b0.out,
+          where,
+        );
       }
     }
   }
