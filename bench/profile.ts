@@ -149,7 +149,7 @@ async function partA(address: string, sock: string): Promise<string[]> {
     add('gzip level 1 (zlib, off the main thread in the exporter)', median(gz), `${MB(gzSize)} MB`);
     add('heap growth of one scrape + text, before GC', Number.NaN, `${MB(heapGrowth)} MB`);
   } finally {
-    target.close();
+    await target.close();
   }
 
   const per: Step[] = [];
@@ -171,7 +171,7 @@ async function partA(address: string, sock: string): Promise<string[]> {
       per.push({ step: c.name, ms, note: `${samples} samples` });
       log(`collector ${c.name}: ${f0(ms)} ms`);
     } finally {
-      t.close();
+      await t.close();
     }
   }
 

@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import { isIP } from 'node:net';
+import path from 'node:path';
 import type { Collector, CollectorOptions } from '../collectors/collector.js';
 import { COLLECTORS } from '../collectors/registry.js';
 import { createLogger, type Logger } from '../log.js';
@@ -41,12 +42,20 @@ function warnAboutAddress(log: Logger, address: string, what: string): void {
 }
 
 /** The /probe targets, kept across reloads where their settings did not change. */
+/** The events state file of a target: /metrics' own, or one per /probe target name. */
+function stateFile(dir: string | undefined, probe: string | undefined): string | undefined {
+  if (dir === undefined) return undefined;
+  if (probe === undefined) return path.join(dir, 'metrics.events.json');
+  return path.join(dir, `probe-${encodeURIComponent(probe).replaceAll('.', '%2E')}.events.json`);
+}
+
 class TargetSet {
   private targets = new Map<string, Target>();
   constructor(
     private readonly collectors: readonly Collector[],
     private readonly log: Logger,
     private readonly options: CollectorOptions,
+    private readonly stateDir: string | undefined,
   ) {}
   get map(): ReadonlyMap<string, Target> {
     return this.targets;
@@ -66,16 +75,17 @@ class TargetSet {
             collectors: this.collectors,
             log: this.log,
             options: this.options,
+            stateFile: stateFile(this.stateDir, name),
           }),
         );
         warnAboutAddress(this.log, c.address, name);
       }
     }
-    for (const [name, t] of this.targets) if (next.get(name) !== t) t.close();
+    for (const [name, t] of this.targets) if (next.get(name) !== t) void t.close();
     this.targets = next;
   }
-  close(): void {
-    for (const t of this.targets.values()) t.close();
+  close(): Promise<void> {
+    return Promise.all([...this.targets.values()].map((t) => t.close())).then(() => {});
   }
 }
 
@@ -116,8 +126,9 @@ export async function runExporter(argv: string[]): Promise<number> {
           collectors: cfg.collectors,
           log,
           options,
+          stateFile: stateFile(cfg.eventsStateDirectory, undefined),
         });
-  const probeTargets = new TargetSet(cfg.collectors, log, options);
+  const probeTargets = new TargetSet(cfg.collectors, log, options, cfg.eventsStateDirectory);
   probeTargets.apply(targetConfigs);
   if (target) {
     log.info(
@@ -148,8 +159,8 @@ export async function runExporter(argv: string[]): Promise<number> {
   const servers: Server[] = [];
   const closeAll = () => {
     for (const s of servers) s.close();
-    target?.close();
-    probeTargets.close();
+    void target?.close();
+    void probeTargets.close();
   };
   const places = fds ? fds.map((fd) => ({ fd })) : cfg.listen;
   for (const where of places) {
@@ -223,14 +234,15 @@ export async function runExporter(argv: string[]): Promise<number> {
       log.info({ signal }, 'shutting down');
       process.off('SIGHUP', onHup);
       for (const f of watched) fs.unwatchFile(f, onChange);
-      target?.close();
-      probeTargets.close();
-      let open = servers.length;
-      if (open === 0) resolve();
+      // The targets put their state away (a last listing and the state file) while the servers close.
+      const targetsClosed = Promise.all([target?.close(), probeTargets.close()]).catch(() => {});
+      let open = servers.length + 1;
+      const closed = () => {
+        if (--open === 0) resolve();
+      };
+      void targetsClosed.then(closed);
       for (const s of servers) {
-        s.close(() => {
-          if (--open === 0) resolve();
-        });
+        s.close(closed);
         s.closeIdleConnections();
       }
       setTimeout(() => {

@@ -1,6 +1,7 @@
 // Every flag of the exporter, in the style of the Prometheus exporters. --[no-]collector.NAME flags are
 // generated from the collector registry. Bad flags are an Error with a one-line message (exit 2).
 
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Collector } from '../collectors/collector.js';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
@@ -31,6 +32,8 @@ export interface Config {
   logLevel: LogLevel;
   logFormat: LogFormat;
   collectors: Collector[];
+  /** Where the events collector keeps its counters across restarts (one file per target). */
+  eventsStateDirectory: string | undefined;
   help: boolean;
   version: boolean;
 }
@@ -84,6 +87,10 @@ const FLAG_DOCS: FlagDoc[] = [
     flag: '--privacy.hide-remote-identities',
     help: 'Leave remote identities (peer IKE ids, subjects of peer certificates) out of labels.',
   },
+  {
+    flag: '--collector.events.state-directory=DIR',
+    help: "Keep the events collector's counters in DIR (written every minute and at shutdown), so that a restart continues them instead of starting from 0.",
+  },
   { flag: '--version', help: 'Show the version and exit.' },
   { flag: '-h, --help', help: 'Show this help and exit.' },
 ];
@@ -132,6 +139,7 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
     'log.level': { type: 'string' },
     'log.format': { type: 'string' },
     'privacy.hide-remote-identities': { type: 'boolean' },
+    'collector.events.state-directory': { type: 'string' },
     version: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   };
@@ -180,8 +188,10 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
   const enabled = new Map(registry.map((c) => [c.name, c.defaultEnabled]));
   for (const t of parsed.tokens ?? []) {
     if (t.kind !== 'option') continue;
-    if (t.name.startsWith('collector.')) enabled.set(t.name.slice('collector.'.length), true);
-    if (t.name.startsWith('no-collector.')) enabled.set(t.name.slice('no-collector.'.length), false);
+    const on = t.name.startsWith('collector.') ? t.name.slice('collector.'.length) : undefined;
+    const off = t.name.startsWith('no-collector.') ? t.name.slice('no-collector.'.length) : undefined;
+    if (on !== undefined && enabled.has(on)) enabled.set(on, true);
+    if (off !== undefined && enabled.has(off)) enabled.set(off, false);
   }
   const optional = (k: string) => {
     const val = v[k];
@@ -189,8 +199,23 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
     if (typeof val !== 'string' || val === '') throw new UsageError(`--${k} needs a file name`);
     return val;
   };
+  const stateDir = v['collector.events.state-directory'];
+  if (stateDir !== undefined) {
+    const flag = '--collector.events.state-directory';
+    if (typeof stateDir !== 'string' || stateDir === '') throw new UsageError(`${flag} needs a directory`);
+    try {
+      if (!fs.statSync(stateDir).isDirectory()) throw new Error('not a directory');
+      fs.accessSync(stateDir, fs.constants.W_OK);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new UsageError(
+        `${flag} "${stateDir}": ${e.code ? `${e.code} (${e.syscall ?? 'access'})` : e.message}`,
+      );
+    }
+  }
   return {
     hideRemoteIdentities: v['privacy.hide-remote-identities'] === true,
+    eventsStateDirectory: typeof stateDir === 'string' ? stateDir : undefined,
     viciAddress,
     viciAddressSet: typeof v['vici.address'] === 'string',
     webConfigFile: optional('web.config.file'),

@@ -72,9 +72,10 @@ export interface Collector {
   down?(out: Exposition): void;
   /**
    * For collectors that keep state per target (a long-lived event subscription, say): make the
-   * instance for one target. The target calls detach() on it when it closes.
+   * instance for one target. The target calls detach() on it when it closes (and waits for it at
+   * shutdown).
    */
-  attach?(env: TargetEnv): Collector & { detach(): void };
+  attach?(env: TargetEnv): Collector & { detach(): void | Promise<void> };
 }
 
 /** What a stateful collector learns about the target it is attached to. */
@@ -82,6 +83,8 @@ export interface TargetEnv {
   readonly address: string;
   readonly timeoutMs: number;
   readonly log: Logger;
+  /** Where the events collector keeps its counters across restarts (none: it starts from 0). */
+  readonly stateFile?: string;
 }
 
 /** A configured connection, as collectors see it. */

@@ -291,3 +291,75 @@ describe('events collector: a failed listing', () => {
     }
   });
 });
+
+/** One scrape that lists CHILD SA 2 of busy() and another SA. */
+function st9(st: EventState, other: ViciInput): void {
+  st.beginScrape();
+  st.onListed('gw', 'net', sec(child(2, 'bb', 300)));
+  st.onListed('gw', 'net', sec(other));
+  st.endScrape(true);
+}
+
+describe('EventState: snapshot and restore (the state file)', () => {
+  /** A state with events, a rekeyed SA, a live SA older than the state and alerts. */
+  function busy(): EventState {
+    const st = new EventState();
+    scrape(st, [child(1, 'aa', 1000)]);
+    st.onEvent(
+      'child-rekey',
+      sec({
+        gw: { uniqueid: '1', 'child-sas': { net: { old: child(1, 'aa', 1500), new: child(2, 'bb', 0) } } },
+      }),
+    );
+    st.onEvent('ike-updown', sec({ up: 'yes', gw: { uniqueid: '7' } }));
+    st.onEvent('alert', sec({ type: 'peer-auth-failed' }));
+    scrape(st, [child(1, 'aa', 1600), child(2, 'bb', 300)]);
+    st.known('idle', ['none']);
+    return st;
+  }
+
+  it('continues exactly where the saved state was, as if it had never stopped', () => {
+    const a = busy();
+    const b = EventState.restore(JSON.parse(JSON.stringify(a.snapshot())));
+    assert.deepEqual(b.snapshot(), a.snapshot());
+    for (const st of [a, b]) {
+      assert.equal(scrape(st, [child(2, 'bb', 800)]), 2400);
+      assert.equal(st.childEvents('gw', 'net', 'rekey'), 1);
+      assert.equal(st.ikeEvents('gw', 'up'), 1);
+      assert.deepEqual(st.reported('idle', 'none'), [0, 0, 0, 0]);
+    }
+    assert.equal(b.alerts.get('peer-auth-failed')?.value, 1);
+  });
+
+  it('counts an SA that is not in the saved state from 0, however old it is', () => {
+    const b = EventState.restore(busy().snapshot(), { now: () => Date.now() });
+    // installed an hour ago, but never counted by the process that saved the state
+    const old = { ...child(9, 'ee', 5000), 'install-time': '3600' };
+    st9(b, old);
+    assert.equal(b.reported('gw', 'net')?.[0], 6900);
+  });
+
+  it('refuses a snapshot that does not hold together, whatever part is off', () => {
+    const good = () => JSON.parse(JSON.stringify(busy().snapshot()));
+    // biome-ignore lint/suspicious/noExplicitAny: the test takes a snapshot apart at will
+    const breakers: [string, (s: Record<string, any>) => void][] = [
+      ['conns missing', (s) => delete s.conns],
+      ['conns not an object', (s) => (s.conns = [])],
+      ['negative event count', (s) => (s.conns.gw[0] = -1)],
+      ['two counts where three belong', (s) => s.conns.gw.pop()],
+      ['child row without names', (s) => (s.children[0][0] = 5)],
+      ['reported not finite', (s) => (s.children[0][4][0] = null)],
+      ['SA of a child that is not there', (s) => (s.sas[0][3] = 99)],
+      ['SA retired neither 0 nor 1', (s) => (s.sas[0][6] = 2)],
+      ['SA id twice', (s) => s.sas.push(s.sas[0])],
+      ['SA SPI not an integer', (s) => (s.sas[0][1] = 'aa01')],
+      ['alert not a count', (s) => (s.alerts['peer-auth-failed'] = '1')],
+    ];
+    for (const [what, breakIt] of breakers) {
+      const s = good();
+      breakIt(s);
+      assert.throws(() => EventState.restore(s), Error, what);
+    }
+    assert.doesNotThrow(() => EventState.restore(good()));
+  });
+});

@@ -18,9 +18,18 @@
 
 import { type Exposition, LabelStore, labelBytes, renderLabels, room } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
-import { str, subSections, ViciClient, type ViciSection, ViciUnknownEventError } from '../vici/index.js';
-import { type Collector, describe, type Logger, type TargetEnv } from './collector.js';
+import {
+  isSection,
+  str,
+  subSections,
+  ViciClient,
+  type ViciSection,
+  ViciUnknownEventError,
+} from '../vici/index.js';
+import { type Collector, describe, type Logger, type ScrapeContext, type TargetEnv } from './collector.js';
 import { childName } from './sas.js';
+import { type ReadResult, readStateFile, STATE_KIND, STATE_VERSION, writeStateFile } from './state-file.js';
+import { parseSince } from './stats.js';
 
 export const SUBSCRIBED_EVENTS = ['ike-updown', 'child-updown', 'ike-rekey', 'child-rekey', 'alert'] as const;
 
@@ -117,6 +126,27 @@ export interface EventStateOptions {
   readonly since?: number;
   /** The clock (ms since the epoch). */
   readonly now?: () => number;
+}
+
+/** What a state file holds of an EventState (JSON; see EventState.snapshot). */
+export interface EventSnapshot {
+  /** IKE SA events per connection: up, down, rekey. */
+  conns: Record<string, [number, number, number]>;
+  /** Per child config: conn, child, CHILD SA events (3), finished (4), reported (4). */
+  children: [string, string, number[], number[], number[]][];
+  /** Per CHILD SA: id, SPI in, SPI out, index into children, credited (4), last (4), retired, absent. */
+  sas: [number | string, number, number, number, number[], number[], number, number][];
+  /** Alerts by type. */
+  alerts: Record<string, number>;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
+}
+
+function counts(v: unknown, n: number, what: string): number[] {
+  if (!Array.isArray(v) || v.length !== n || !v.every(isCount)) throw new Error(`${what}: not ${n} counts`);
+  return v as number[];
 }
 
 export class EventState {
@@ -383,6 +413,110 @@ export class EventState {
     }
   }
 
+  /** The state as a state file keeps it (plain JSON data). */
+  snapshot(): EventSnapshot {
+    const conns: EventSnapshot['conns'] = {};
+    for (const [name, c] of this.conns)
+      conns[name] = [this.connEvents[3 * c], this.connEvents[3 * c + 1], this.connEvents[3 * c + 2]] as [
+        number,
+        number,
+        number,
+      ];
+    const children: EventSnapshot['children'] = [];
+    const index = new Map<number, number>();
+    for (const [conn, m] of this.totals)
+      for (const [child, t] of m) {
+        const r = T_WIDTH * t;
+        index.set(t, children.length);
+        const part = (at: number, n: number) => Array.from(this.total.subarray(r + at, r + at + n));
+        children.push([conn, child, part(T_EVENTS, 3), part(T_FINISHED, 4), part(T_REPORTED, 4)]);
+      }
+    const sas: EventSnapshot['sas'] = [];
+    for (let s = 0; s < this.saKeys.length; s++) {
+      const id = this.saKeys[s];
+      if (id === undefined) continue;
+      const i = S_INTS * s;
+      const r = S_WIDTH * s;
+      sas.push([
+        id,
+        this.saInt[i + S_SPI_IN] as number,
+        this.saInt[i + S_SPI_OUT] as number,
+        index.get(this.saInt[i + S_TOTALS] as number) as number,
+        Array.from(this.sa.subarray(r + S_CREDITED, r + S_CREDITED + 4)),
+        Array.from(this.sa.subarray(r + S_LAST, r + S_LAST + 4)),
+        this.saInt[i + S_RETIRED] as number,
+        this.saInt[i + S_ABSENT] as number,
+      ]);
+    }
+    const alerts: Record<string, number> = {};
+    for (const [type, a] of this.alerts) alerts[type] = a.value;
+    return { conns, children, sas, alerts };
+  }
+
+  /**
+   * The state a snapshot describes, checked value by value: a snapshot that does not hold together
+   * throws (a corrupt file), it never gives wrong numbers. Every CHILD SA its process had counted is
+   * in it, so an SA that is not was never counted, however old it is: the restored state begins at 0.
+   */
+  static restore(snap: EventSnapshot, opts: Pick<EventStateOptions, 'now'> = {}): EventState {
+    if (typeof snap !== 'object' || snap === null) throw new Error('not an object');
+    const st = new EventState({ since: 0, now: opts.now });
+    if (typeof snap.conns !== 'object' || snap.conns === null || Array.isArray(snap.conns))
+      throw new Error('conns: not an object');
+    for (const [name, ev] of Object.entries(snap.conns)) {
+      const c = st.conn(name);
+      st.connEvents.set(counts(ev, 3, `conns.${name}`), 3 * c);
+    }
+    if (!Array.isArray(snap.children)) throw new Error('children: not a list');
+    const rows: number[] = [];
+    for (const [k, row] of snap.children.entries()) {
+      if (!Array.isArray(row) || typeof row[0] !== 'string' || typeof row[1] !== 'string')
+        throw new Error(`children[${k}]: not [conn, child, ...]`);
+      const t = st.childTotals(row[0], row[1]);
+      const r = T_WIDTH * t;
+      st.total.set(counts(row[2], 3, `children[${k}] events`), r + T_EVENTS);
+      st.total.set(counts(row[3], 4, `children[${k}] finished`), r + T_FINISHED);
+      st.total.set(counts(row[4], 4, `children[${k}] reported`), r + T_REPORTED);
+      rows.push(t);
+    }
+    if (!Array.isArray(snap.sas)) throw new Error('sas: not a list');
+    for (const [k, row] of snap.sas.entries()) {
+      const [id, spiIn, spiOut, child, credited, last, retired, absent] = Array.isArray(row) ? row : [];
+      const t = rows[child as number];
+      if (
+        !(typeof id === 'string' || Number.isSafeInteger(id)) ||
+        !Number.isInteger(spiIn) ||
+        !Number.isInteger(spiOut) ||
+        t === undefined ||
+        (retired !== 0 && retired !== 1) ||
+        !Number.isInteger(absent) ||
+        st.sas.has(id as number | string)
+      )
+        throw new Error(`sas[${k}]: not a CHILD SA row`);
+      const s = st.saKeys.length;
+      st.sa = room(st.sa, S_WIDTH * (s + 1));
+      st.saInt = room(st.saInt, S_INTS * (s + 1));
+      st.sa.set(counts(credited, 4, `sas[${k}] credited`), S_WIDTH * s + S_CREDITED);
+      st.sa.set(counts(last, 4, `sas[${k}] last`), S_WIDTH * s + S_LAST);
+      const i = S_INTS * s;
+      st.saInt[i + S_TOTALS] = t;
+      st.saInt[i + S_LISTED_IN] = -1;
+      st.saInt[i + S_ABSENT] = absent as number;
+      st.saInt[i + S_RETIRED] = retired;
+      st.saInt[i + S_SPI_IN] = spiIn as number;
+      st.saInt[i + S_SPI_OUT] = spiOut as number;
+      st.saKeys[s] = id as number | string;
+      st.sas.set(id as number | string, s);
+    }
+    if (typeof snap.alerts !== 'object' || snap.alerts === null || Array.isArray(snap.alerts))
+      throw new Error('alerts: not an object');
+    for (const [type, n] of Object.entries(snap.alerts)) {
+      if (!isCount(n)) throw new Error(`alerts.${type}: not a count`);
+      st.alerts.set(type, { labels: st.alertLabels.add(renderLabels(F.alerts.labels, [type])), value: n });
+    }
+    return st;
+  }
+
   /** Make sure a configured connection and its configured children have series from the start. */
   known(conn: string, children: readonly string[]): void {
     this.conn(conn);
@@ -420,21 +554,46 @@ export class EventState {
   }
 }
 
-/** The per-target instance: owns the subscription connection and the state. */
+/** A state file is written at most this often, and at shutdown. */
+const SAVE_EVERY_MS = 60_000;
+/** Events kept until the state file is decided on (the first scrape that reaches the daemon). */
+const MAX_EARLY_EVENTS = 10_000;
+/** How far apart two readings of the daemon's start may be for one run (charon works it out anew each time). */
+const SAME_RUN_S = 2;
+
+/** The per-target instance: owns the subscription connection and the state (and its file). */
 class EventsCollector implements Collector {
   readonly name = 'events';
   readonly help = events.help;
   readonly defaultEnabled = true;
   readonly live = false;
-  readonly state = new EventState();
+  state = new EventState();
   readonly client: ViciClient;
   private connected = false;
   private reconnects = 0;
   private readonly log: Logger;
   private readonly unsupported = new Set<string>();
+  private readonly address: string;
+  private readonly timeoutMs: number;
+  private readonly stateFile: string | undefined;
+  /** The state file as read at start, until the first scrape that reaches the daemon decides on it. */
+  private saved: ReadResult | undefined;
+  /** Events that came before that decision; undefined once it is made (or without a state file). */
+  private early: [string, ViciSection][] | undefined;
+  private daemonSince: number | null = null;
+  private lastSave = 0;
+  private saving: Promise<void> | undefined;
+  private saveFailing = false;
 
   constructor(env: TargetEnv) {
     this.log = env.log;
+    this.address = env.address;
+    this.timeoutMs = env.timeoutMs;
+    this.stateFile = env.stateFile;
+    if (this.stateFile !== undefined) {
+      this.saved = readStateFile(this.stateFile);
+      this.early = [];
+    }
     this.client = new ViciClient({
       address: env.address,
       timeoutMs: env.timeoutMs,
@@ -458,9 +617,14 @@ class EventsCollector implements Collector {
     });
     for (const e of SUBSCRIBED_EVENTS) {
       this.client
-        .subscribe([e], (name, msg) => this.state.onEvent(name, msg))
+        .subscribe([e], (name, msg) => this.onEvent(name, msg))
         .catch((err: unknown) => this.unsupportedEvent(e, err));
     }
+  }
+
+  private onEvent(name: string, msg: ViciSection): void {
+    if (this.early === undefined) this.state.onEvent(name, msg);
+    else if (this.early.length < MAX_EARLY_EVENTS) this.early.push([name, msg]);
   }
 
   private unsupportedEvent(event: string, err: unknown): void {
@@ -472,10 +636,94 @@ class EventsCollector implements Collector {
     // Connection failures are logged by onState and retried with backoff.
   }
 
-  async collect(
-    ctx: Parameters<Collector['collect']>[0],
-    out: Parameters<Collector['collect']>[1],
-  ): Promise<void> {
+  /** The daemon's start (seconds since the epoch), or null when it cannot be had. */
+  private async daemonStart(client: ViciClient, timeoutMs: number): Promise<number | null> {
+    try {
+      const s = await client.command('stats', undefined, { timeoutMs });
+      const up = s.uptime;
+      return parseSince(isSection(up) ? str(up.since) : undefined) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Continue from the state file if it was written for this run of this daemon; else start from 0
+   * (one log line says why). Then the events that came meanwhile.
+   */
+  private async decide(ctx: ScrapeContext): Promise<void> {
+    const saved = this.saved;
+    this.saved = undefined;
+    this.daemonSince = await this.daemonStart(ctx.client, ctx.timeLeft());
+    const file = this.stateFile;
+    let why = '';
+    if (saved === undefined || !saved.ok) why = saved?.why ?? 'not read';
+    else {
+      const f = saved.file;
+      if (f.address !== this.address) why = `written for another address (${f.address})`;
+      else if (
+        f.daemonSince === null ||
+        this.daemonSince === null ||
+        Math.abs(f.daemonSince - this.daemonSince) > SAME_RUN_S
+      )
+        why = 'stale: written for another run of the daemon';
+      else {
+        try {
+          this.state = EventState.restore(f.state);
+          this.log.info(
+            { file, saved: new Date(f.savedAt).toISOString() },
+            'events: counters continue from the state file',
+          );
+        } catch (err) {
+          why = `corrupt: ${(err as Error).message}`;
+        }
+      }
+    }
+    if (why !== '') {
+      if (saved?.ok === false && saved.missing)
+        this.log.info({ file }, 'events: no state file yet, counting from 0');
+      else this.log.warn({ file, why }, 'events: state file not used, counting from 0');
+    }
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const [name, msg] of early) this.state.onEvent(name, msg);
+  }
+
+  /** Write the state file (atomically); a failure is logged once until a write succeeds again. */
+  private async save(): Promise<void> {
+    const file = this.stateFile;
+    if (file === undefined || this.early !== undefined) return;
+    this.lastSave = Date.now();
+    const since = await this.daemonStart(this.client, this.timeoutMs);
+    if (since !== null) this.daemonSince = since;
+    try {
+      await writeStateFile(file, {
+        kind: STATE_KIND,
+        version: STATE_VERSION,
+        savedAt: Date.now(),
+        address: this.address,
+        daemonSince: this.daemonSince,
+        state: this.state.snapshot(),
+      });
+      if (this.saveFailing) this.log.info({ file }, 'events: state file written again');
+      this.saveFailing = false;
+    } catch (err) {
+      if (!this.saveFailing)
+        this.log.warn({ file, err: (err as Error).message }, 'events: cannot write the state file');
+      this.saveFailing = true;
+    }
+  }
+
+  private maybeSave(): void {
+    if (this.stateFile === undefined || this.saving !== undefined) return;
+    if (Date.now() - this.lastSave < SAVE_EVERY_MS) return;
+    this.saving = this.save().finally(() => {
+      this.saving = undefined;
+    });
+  }
+
+  async collect(ctx: ScrapeContext, out: Parameters<Collector['collect']>[1]): Promise<void> {
+    if (ctx.up && this.early !== undefined) await this.decide(ctx);
     const st = this.state;
     st.beginScrape();
     let listed = false;
@@ -497,6 +745,7 @@ class EventsCollector implements Collector {
     }
     st.endScrape(listed);
     this.write(out);
+    if (listed) this.maybeSave();
   }
 
   /**
@@ -513,7 +762,34 @@ class EventsCollector implements Collector {
     this.state.write(out);
   }
 
-  detach(): void {
+  /**
+   * With a state file: one last listing, so that what passed since the last scrape is kept, then the
+   * file (nothing is lost on SIGTERM). A state never decided on leaves the old file as it is.
+   */
+  async detach(): Promise<void> {
+    if (this.stateFile !== undefined && this.early === undefined) {
+      const st = this.state;
+      st.beginScrape();
+      let listed = false;
+      try {
+        await this.client.stream(
+          'list-sas',
+          { noblock: 'yes' },
+          (msg) => {
+            for (const [conn, ike] of subSections(msg))
+              for (const [key, child] of subSections(ike['child-sas']))
+                st.onListed(conn, childName(key, child), child);
+          },
+          { timeoutMs: this.timeoutMs },
+        );
+        listed = true;
+      } catch {
+        // the daemon is away: the state as of the last scrape
+      }
+      st.endScrape(listed);
+      await this.saving;
+      await this.save();
+    }
     this.client.close();
   }
 }

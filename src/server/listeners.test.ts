@@ -67,7 +67,7 @@ describe('HTTP listeners under hostile clients', () => {
     port = Number((await listen(server, { host: '127.0.0.1', port: 0 })).split(':').pop());
   });
   after(async () => {
-    target.close();
+    await target.close();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
     await fake.close();

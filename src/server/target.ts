@@ -20,6 +20,8 @@ export interface TargetOptions {
   collectors: readonly Collector[];
   log: Logger;
   options?: CollectorOptions;
+  /** The events collector's state file for this target (none: its counters start from 0). */
+  stateFile?: string;
   /**
    * Called once a big scrape (see GC_AFTER_SAMPLES) has been written out to every client: by
    * default a full garbage collection when node runs with --expose-gc (the bin and the Docker image
@@ -98,7 +100,7 @@ export class ScrapeOutcome {
 export class Target {
   readonly client: ViciClient;
   /** The collectors as attached to this target (stateful ones get an instance of their own). */
-  readonly collectors: readonly (Collector & { detach?(): void })[];
+  readonly collectors: readonly (Collector & { detach?(): void | Promise<void> })[];
   private inflight: Promise<ScrapeOutcome> | null = null;
   /** Scrapes that ran a query, and scrapes that joined one already under way. */
   readonly stats = { queries: 0, shared: 0 };
@@ -108,7 +110,12 @@ export class Target {
   constructor(readonly opts: TargetOptions) {
     this.collectGarbage = opts.collectGarbage ?? fullGc;
     this.client = new ViciClient({ address: opts.address, timeoutMs: opts.timeoutMs });
-    const env = { address: opts.address, timeoutMs: opts.timeoutMs, log: opts.log };
+    const env = {
+      address: opts.address,
+      timeoutMs: opts.timeoutMs,
+      log: opts.log,
+      stateFile: opts.stateFile,
+    };
     this.collectors = opts.collectors.map((c) => (c.attach ? c.attach(env) : c));
   }
 
@@ -145,8 +152,9 @@ export class Target {
     return this.inflight;
   }
 
-  close(): void {
-    for (const c of this.collectors) c.detach?.();
+  /** Close its connections; resolves once stateful collectors have put their state away. */
+  async close(): Promise<void> {
     this.client.close();
+    await Promise.all(this.collectors.map((c) => c.detach?.()));
   }
 }

@@ -42,7 +42,7 @@ export async function serve(
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     target,
     close: async () => {
-      target.close();
+      await target.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
