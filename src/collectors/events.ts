@@ -16,10 +16,14 @@
 // its traffic before is not added again; what passed between the last process's last scrape and
 // this state's first sight of the SA is not known, and the series restart from 0 (a counter reset).
 
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Exposition, LabelStore, labelBytes, renderLabels, room } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import {
   isSection,
+  parseAddress,
   str,
   subSections,
   ViciClient,
@@ -584,6 +588,8 @@ class EventsCollector implements Collector {
   private lastSave = 0;
   private saving: Promise<void> | undefined;
   private saveFailing = false;
+  private watcher: fs.FSWatcher | undefined;
+  private reconnecting = false;
 
   constructor(env: TargetEnv) {
     this.log = env.log;
@@ -619,6 +625,44 @@ class EventsCollector implements Collector {
       this.client
         .subscribe([e], (name, msg) => this.onEvent(name, msg))
         .catch((err: unknown) => this.unsupportedEvent(e, err));
+    }
+    const where = parseAddress(env.address);
+    if (where.kind === 'unix') this.watchSocket(where.path);
+  }
+
+  /**
+   * A daemon that comes back makes its socket anew: subscribe again at once, not after the backoff,
+   * so that the first tunnels it brings up are counted (they come up a few hundred ms after the socket).
+   */
+  private watchSocket(file: string): void {
+    const base = path.basename(file);
+    try {
+      this.watcher = fs.watch(path.dirname(file), { persistent: false }, (_type, name) => {
+        if (name === base && !this.connected) void this.reconnectSoon();
+      });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch {
+      // a directory that cannot be watched: the backoff and the scrapes reconnect
+    }
+  }
+
+  /** Reconnect now; the socket may exist a moment before the daemon listens on it. */
+  private async reconnectSoon(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      for (let i = 0; i < 20 && !this.connected; i++) {
+        try {
+          await this.client.reconnectNow(this.timeoutMs);
+        } catch {
+          await sleep(50);
+        }
+      }
+    } finally {
+      this.reconnecting = false;
     }
   }
 
@@ -790,6 +834,7 @@ class EventsCollector implements Collector {
       await this.saving;
       await this.save();
     }
+    this.watcher?.close();
     this.client.close();
   }
 }

@@ -276,7 +276,7 @@ export const F = {
     'strongswan_conn_child_bytes_total',
     'counter',
     ['conn', 'child', 'direction'],
-    'Bytes through all CHILD SAs of a child config since the exporter started, across rekeys and reconnects (final bytes-in/bytes-out of finished SAs from child-updown, child-rekey and earlier scrapes, plus list-sas of the live ones).',
+    'Bytes through all CHILD SAs of a child config since the exporter started (or since the first start that its state directory remembers), across rekeys and reconnects (final bytes-in/bytes-out of finished SAs from child-updown, child-rekey and earlier scrapes, plus list-sas of the live ones); what an SA passed before the exporter first saw it is not added. See Limits in the README.',
   ),
   connChildPackets: std(
     'events',

@@ -73,7 +73,13 @@ describe('deploy/systemd', () => {
     assert.equal(s('DynamicUser'), 'no');
     assert.equal(s('SupplementaryGroups'), 'strongswan-vici');
     assert.equal(s('EnvironmentFile'), '-/etc/default/strongswan_exporter');
-    assert.equal(s('ExecStart'), '/usr/bin/strongswan_exporter $ARGS');
+    assert.equal(
+      s('ExecStart'),
+      '/usr/bin/strongswan_exporter --collector.events.state-directory=${STATE_DIRECTORY} $ARGS',
+    );
+    // the events counters survive restarts, in the one directory ProtectSystem=strict leaves writable
+    assert.equal(s('StateDirectory'), 'strongswan_exporter');
+    assert.equal(s('StateDirectoryMode'), '0700');
     assert.equal(s('ExecReload'), '/bin/kill -HUP $MAINPID');
     assert.equal(s('Restart'), 'on-failure');
     assert.equal(get(service, 'Install', 'WantedBy'), 'multi-user.target');
@@ -114,6 +120,7 @@ describe('deploy/systemd', () => {
     const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0);
     assert.match(help.stdout, /--web\.systemd-socket/);
+    assert.match(help.stdout, /--collector\.events\.state-directory=DIR/);
   });
 
   it('systemd-analyze verify accepts both units without a warning', (t) => {

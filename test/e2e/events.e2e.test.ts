@@ -115,6 +115,8 @@ describe('event-driven counters on the real lab', { timeout: 180_000 }, () => {
       child: 'net1',
       direction: 'in',
     });
+    const ups = (p: Parsed, conn: string) =>
+      value(p, 'strongswan_ike_sa_events_total', { conn, event: 'up' });
     lab.lab('stop-charon', 'gw1');
     const down = await until('disconnected', (p) => value(p, 'strongswan_exporter_events_connected') === 0);
     assert.equal(value(down, 'strongswan_up'), 0);
@@ -123,8 +125,12 @@ describe('event-driven counters on the real lab', { timeout: 180_000 }, () => {
       cum,
       'kept while away',
     );
+    // No scrape while charon starts and brings the tunnels up (start-charon waits for them): the
+    // subscription comes back by itself, when the socket appears, and sees them come up.
     lab.lab('start-charon', 'gw1');
     const back = await until('reconnected', (p) => value(p, 'strongswan_exporter_events_connected') === 1);
+    for (const conn of ['site', 'certconn'])
+      assert.equal(ups(back, conn), ups(before, conn) + 1, `${conn}: the up after the restart counted`);
     assert.equal(value(back, 'strongswan_up'), 1);
     assert.ok(
       value(back, 'strongswan_conn_child_bytes_total', { conn: 'site', child: 'net1', direction: 'in' }) >=
