@@ -31,6 +31,16 @@ describe('exporter CLI', () => {
       /unknown key "certfile"/,
     ],
     [
+      'a state directory that does not exist',
+      ['--collector.events.state-directory=/nonexistent/state'],
+      /--collector.events.state-directory "\/nonexistent\/state": ENOENT/,
+    ],
+    [
+      'a state directory that is a file',
+      ['--collector.events.state-directory', file('notadir', '')],
+      /--collector.events.state-directory ".*notadir": not a directory/,
+    ],
+    [
       'a targets file with a raw URL',
       ['--config.file', file('t.yml', 'targets:\n  a: {address: "http://x"}\n')],
       /targets.a.address/,

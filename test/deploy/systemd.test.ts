@@ -73,10 +73,10 @@ describe('deploy/systemd', () => {
     assert.equal(s('DynamicUser'), 'no');
     assert.equal(s('SupplementaryGroups'), 'strongswan-vici');
     assert.equal(s('EnvironmentFile'), '-/etc/default/strongswan_exporter');
-    assert.equal(
-      s('ExecStart'),
-      '/usr/bin/strongswan_exporter --collector.events.state-directory=${STATE_DIRECTORY} $ARGS',
-    );
+    // systemd expands ${STATE_DIRECTORY}, not a template
+    const execStart =
+      '/usr/bin/strongswan_exporter --collector.events.state-directory=$' + '{STATE_DIRECTORY} $ARGS';
+    assert.equal(s('ExecStart'), execStart);
     // the events counters survive restarts, in the one directory ProtectSystem=strict leaves writable
     assert.equal(s('StateDirectory'), 'strongswan_exporter');
     assert.equal(s('StateDirectoryMode'), '0700');
