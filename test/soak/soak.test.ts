@@ -104,6 +104,7 @@ describe('soak: back-to-back scrapes of a changing table', { timeout: (MAX_SECON
   it(`${SCRAPES} scrapes: memory and descriptors flat, counters never backwards, every scrape complete`, async (t) => {
     const pid = exporter.proc.pid as number;
     const last = new Map<string, number>();
+    const firstSeen = new Map<string, number>();
     const samples: Sample[] = [];
     const first = { events: 0, bytes: 0 };
     let events = 0;
@@ -133,8 +134,15 @@ describe('soak: back-to-back scrapes of a changing table', { timeout: (MAX_SECON
           last.set(k, s.value);
         }
       }
-      // Traffic per child config is at least what its live CHILD SAs carry now.
-      const live = sumBy(r.p, 'strongswan_child_sa_bytes_total', ['conn', 'child', 'direction']);
+      // Traffic per child config is at least what its live CHILD SAs carried since this test first
+      // saw them (the exporter counts an SA from its own first sight, which is no later).
+      const live = new Map<string, number>();
+      for (const x of select(r.p, 'strongswan_child_sa_bytes_total')) {
+        const sa = seriesKey('sa', x.labels);
+        if (!firstSeen.has(sa)) firstSeen.set(sa, x.value);
+        const k = [x.labels.conn, x.labels.child, x.labels.direction].join('|');
+        live.set(k, (live.get(k) ?? 0) + x.value - (firstSeen.get(sa) as number));
+      }
       const totals = sumBy(r.p, 'strongswan_conn_child_bytes_total', ['conn', 'child', 'direction']);
       for (const [k, v] of live)
         assert.ok((totals.get(k) ?? 0) >= v, `${where}: conn total ${k} ${totals.get(k)} < live ${v}`);
