@@ -12,9 +12,10 @@ PORT="${PORT:-9814}"
 
 bash scripts/setup.sh demo
 pid=
+pinger=
 # Whatever happens from here on (a failed lab, Ctrl-C, the exporter exiting), nothing is left behind.
 # shellcheck disable=SC2154 # rc is set by the trap itself
-trap 'rc=$?; set +e; [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; bash scripts/lab.sh down; exit $rc' EXIT
+trap 'rc=$?; set +e; [ -z "$pinger" ] || kill "$pinger" 2>/dev/null; [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; bash scripts/lab.sh down; exit $rc' EXIT
 trap 'exit 0' INT TERM
 bash scripts/lab.sh up
 eval "$(bash scripts/lab.sh env | grep '^LAB_GW1_VICI=')"
@@ -22,13 +23,18 @@ eval "$(bash scripts/lab.sh env | grep '^LAB_GW1_VICI=')"
 cat >&2 <<MSG
 
   Lab up: gateway gw1 has the 'site' tunnel (children net1, net2), a connection 'never' that stays down,
-  and the address pool 'rw_pool'. More traffic: scripts/lab.sh traffic 10 (as root)
+  and the address pool 'rw_pool'. A ping a second goes through net1 and net2; more: scripts/lab.sh traffic 10
   Metrics:  curl -s http://localhost:${PORT}/metrics | grep '^strongswan_'
   Stop:     Ctrl-C here (stops the exporter and tears the lab down)
 
 MSG
 node dist/src/cli/main.js --vici.address "$LAB_GW1_VICI" --web.listen-address ":${PORT}" "$@" &
 pid=$!
-# Some traffic once the exporter runs: its traffic per child config counts from its start.
-bash scripts/lab.sh traffic 3 >/dev/null 2>&1 || true
+# A ping a second through both children while the demo runs, so that the traffic series move (the
+# traffic per child config counts from the exporter's first scrape on).
+(while kill -0 "$pid" 2>/dev/null; do
+	bash scripts/lab.sh traffic 1 >/dev/null 2>&1 || true
+	sleep 1
+done) &
+pinger=$!
 wait "$pid"

@@ -276,14 +276,14 @@ export const F = {
     'strongswan_conn_child_bytes_total',
     'counter',
     ['conn', 'child', 'direction'],
-    'Bytes through all CHILD SAs of a child config since the exporter started (or since the first start that its state directory remembers), across rekeys and reconnects (final bytes-in/bytes-out of finished SAs from child-updown, child-rekey and earlier scrapes, plus list-sas of the live ones); what an SA passed before the exporter first saw it is not added. See Limits in the README.',
+    'Bytes through all CHILD SAs of a child config since the exporter first listed them (its first scrape; with a state directory, that of its first start), across rekeys and reconnects (final bytes-in/bytes-out of finished SAs from child-updown, child-rekey and earlier scrapes, plus list-sas of the live ones); what an SA passed before the exporter first saw it is not added. See the limits in the README.',
   ),
   connChildPackets: std(
     'events',
     'strongswan_conn_child_packets_total',
     'counter',
     ['conn', 'child', 'direction'],
-    'Packets through all CHILD SAs of a child config since the exporter started, across rekeys and reconnects (as strongswan_conn_child_bytes_total, from packets-in/packets-out).',
+    'Packets through all CHILD SAs of a child config, counted as strongswan_conn_child_bytes_total (from packets-in/packets-out).',
   ),
 
   // --- seed-compatible set: the seed exporter's names, labels and relative values, kept exactly ---
