@@ -15,7 +15,7 @@ pid=
 pinger=
 # Whatever happens from here on (a failed lab, Ctrl-C, the exporter exiting), nothing is left behind.
 # shellcheck disable=SC2154 # rc is set by the trap itself
-trap 'rc=$?; set +e; [ -z "$pinger" ] || kill "$pinger" 2>/dev/null; [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; bash scripts/lab.sh down; exit $rc' EXIT
+trap 'rc=$?; set +e; [ -z "$pinger" ] || { kill -- -"$pinger" 2>/dev/null; wait "$pinger" 2>/dev/null; }; [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; bash scripts/lab.sh down; exit $rc' EXIT
 trap 'exit 0' INT TERM
 bash scripts/lab.sh up
 eval "$(bash scripts/lab.sh env | grep '^LAB_GW1_VICI=')"
@@ -31,10 +31,12 @@ MSG
 node dist/src/cli/main.js --vici.address "$LAB_GW1_VICI" --web.listen-address ":${PORT}" "$@" &
 pid=$!
 # A ping a second through both children while the demo runs, so that the traffic series move (the
-# traffic per child config counts from the exporter's first scrape on).
-(while kill -0 "$pid" 2>/dev/null; do
+# traffic per child config counts from the exporter's first scrape on). A process group of its own,
+# so that it ends whole, its sleep and pings too.
+# shellcheck disable=SC2016 # $1 is the inner shell's
+setsid bash -c 'while kill -0 "$1" 2>/dev/null; do
 	bash scripts/lab.sh traffic 1 >/dev/null 2>&1 || true
 	sleep 1
-done) &
+done' pinger "$pid" &
 pinger=$!
 wait "$pid"

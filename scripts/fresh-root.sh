@@ -129,6 +129,11 @@ inside() {
 		die "the demo exited with $rc after Ctrl-C"
 	}
 	[ -z "$(ls -A "$R/run/netns" 2>/dev/null)" ] || die "the demo left network namespaces: $(ls "$R/run/netns")"
+	# (what it killed on the way out may take a moment to go)
+	for ((i = 0; i < 20; i++)); do
+		[ -z "$(root_pids)" ] && break
+		sleep 0.1
+	done
 	[ -z "$(root_pids)" ] || die "the demo left processes: $(root_pids | xargs ps -o pid=,args= -p)"
 	log "$SUITE: Ctrl-C stopped the demo and took the lab down"
 
