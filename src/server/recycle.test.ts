@@ -6,7 +6,6 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { type SyntheticCharon, startSyntheticCharon } from '../../bench/synthetic-charon.js';
 import { parseExposition } from '../../test/helpers/exposition.js';
@@ -23,7 +22,7 @@ let now = Date.now();
 /** GET /metrics; with `pauseMs`, stop reading after the first chunk for that long (backpressure). */
 function get(
   url: string,
-  opts: { gzip?: boolean; pauseMs?: number; abortAfterFirst?: boolean } = {},
+  opts: { gzip?: boolean; pauseMs?: number; abortAfterFirst?: boolean; onFirst?: () => void } = {},
 ): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const req = http.get(
@@ -36,6 +35,7 @@ function get(
           chunks.push(c);
           if (!first) return;
           first = false;
+          opts.onFirst?.();
           if (opts.abortAfterFirst) {
             req.destroy();
             resolve(null);
@@ -91,8 +91,14 @@ describe('recycled exposition chunks', () => {
     exact(await get(url), 0); // also warms up: the events subscription, first listings
     // A slow reader holds its scrape (second 0) while scrapes of later seconds come and go, each of
     // them writing different counters into whatever chunks are free.
-    const slow = get(url, { pauseMs: 1500 });
-    await sleep(300);
+    // Its first bytes mean its query is over: a scrape after that starts a query of its own (a fixed
+    // wait was too short on a slow machine, and the next scrape joined the slow one's query).
+    let firstBytes = () => {};
+    const started = new Promise<void>((resolve) => {
+      firstBytes = resolve;
+    });
+    const slow = get(url, { pauseMs: 1500, onFirst: () => firstBytes() });
+    await started;
     for (let s = 1; s <= 4; s++) {
       now += 1000;
       exact(await get(url, { gzip: s % 2 === 0 }), s);
