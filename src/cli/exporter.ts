@@ -41,7 +41,6 @@ function warnAboutAddress(log: Logger, address: string, what: string): void {
   }
 }
 
-/** The /probe targets, kept across reloads where their settings did not change. */
 /** The events state file of a target: /metrics' own, or one per /probe target name. */
 function stateFile(dir: string | undefined, probe: string | undefined): string | undefined {
   if (dir === undefined) return undefined;
@@ -49,6 +48,7 @@ function stateFile(dir: string | undefined, probe: string | undefined): string |
   return path.join(dir, `probe-${encodeURIComponent(probe).replaceAll('.', '%2E')}.events.json`);
 }
 
+/** The /probe targets, kept across reloads where their settings did not change. */
 class TargetSet {
   private targets = new Map<string, Target>();
   constructor(

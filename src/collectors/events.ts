@@ -696,12 +696,12 @@ class EventsCollector implements Collector {
    * (one log line says why). Then the events that came meanwhile.
    */
   private async decide(ctx: ScrapeContext): Promise<void> {
-    const saved = this.saved;
+    const saved: ReadResult = this.saved ?? { ok: false, missing: false, why: 'not read' };
     this.saved = undefined;
     this.daemonSince = await this.daemonStart(ctx.client, ctx.timeLeft());
     const file = this.stateFile;
     let why = '';
-    if (saved === undefined || !saved.ok) why = saved?.why ?? 'not read';
+    if (!saved.ok) why = saved.why;
     else {
       const f = saved.file;
       if (f.address !== this.address) why = `written for another address (${f.address})`;
@@ -724,8 +724,7 @@ class EventsCollector implements Collector {
       }
     }
     if (why !== '') {
-      if (saved?.ok === false && saved.missing)
-        this.log.info({ file }, 'events: no state file yet, counting from 0');
+      if (!saved.ok && saved.missing) this.log.info({ file }, 'events: no state file yet, counting from 0');
       else this.log.warn({ file, why }, 'events: state file not used, counting from 0');
     }
     const early = this.early ?? [];
@@ -777,10 +776,7 @@ class EventsCollector implements Collector {
       const reconnect = this.connected
         ? undefined
         : this.client.reconnectNow(ctx.timeLeft()).catch(() => undefined);
-      const walk = ctx.sas((conn, ike) => {
-        for (const [key, child] of subSections(ike['child-sas']))
-          st.onListed(conn, childName(key, child), child);
-      });
+      const walk = ctx.sas((conn, ike) => this.listed(st, conn, ike));
       // Configured connections and children get their series from the start (a failed list-conns
       // only means they wait for their first event or SA).
       const known = walk.then(() => ctx.conns((c) => st.known(c.name, c.children)).catch(() => {}));
@@ -799,6 +795,11 @@ class EventsCollector implements Collector {
   down(out: Parameters<Collector['collect']>[1]): void {
     this.state.endScrape(false);
     this.write(out);
+  }
+
+  /** The CHILD SAs of one listed IKE SA. */
+  private listed(st: EventState, conn: string, ike: ViciSection): void {
+    for (const [key, child] of subSections(ike['child-sas'])) st.onListed(conn, childName(key, child), child);
   }
 
   private write(out: Parameters<Collector['collect']>[1]): void {
@@ -820,9 +821,7 @@ class EventsCollector implements Collector {
           'list-sas',
           { noblock: 'yes' },
           (msg) => {
-            for (const [conn, ike] of subSections(msg))
-              for (const [key, child] of subSections(ike['child-sas']))
-                st.onListed(conn, childName(key, child), child);
+            for (const [conn, ike] of subSections(msg)) this.listed(st, conn, ike);
           },
           { timeoutMs: this.timeoutMs },
         );
