@@ -363,3 +363,197 @@ describe('EventState: snapshot and restore (the state file)', () => {
     assert.doesNotThrow(() => EventState.restore(good()));
   });
 });
+
+describe('EventState: reconciled from the listings when the events were away', () => {
+  type Ike = { id: number; spi: string; children: ReturnType<typeof child>[] };
+  const ikeOf = (k: Ike) => ({
+    uniqueid: String(k.id),
+    'initiator-spi': `${k.spi}00000000${k.spi}`,
+    state: 'ESTABLISHED',
+  });
+  /** One scrape listing these IKE SAs of `gw` and their CHILD SAs; `reconcile` as the collector says. */
+  function list(st: EventState, reconcile: boolean, ikes: Ike[]): void {
+    st.beginScrape(reconcile);
+    for (const k of ikes) {
+      const r = st.onListedIke('gw', sec(ikeOf(k)));
+      for (const c of k.children) st.onListed('gw', 'net', sec(c), r);
+    }
+    st.endScrape(true);
+  }
+  const events = (st: EventState) => ({
+    ike: (['up', 'down', 'rekey'] as const).map((e) => st.ikeEvents('gw', e) ?? 0),
+    child: (['up', 'down', 'rekey'] as const).map((e) => st.childEvents('gw', 'net', e) ?? 0),
+  });
+  const up = (k: Ike) => sec({ up: 'yes', gw: ikeOf(k) });
+  const childUp = (k: Ike, c: ReturnType<typeof child>) =>
+    sec({ up: 'yes', gw: { ...ikeOf(k), 'child-sas': { 'net-1': c } } });
+  const A: Ike = { id: 1, spi: 'a1', children: [child(1, 'aa', 100)] };
+
+  it('counts nothing from the first listing, nor from listings while the events are there', () => {
+    const st = new EventState();
+    list(st, true, [A]); // where counting starts, whatever the collector says
+    const B: Ike = { id: 2, spi: 'b2', children: [child(2, 'bb', 10)] };
+    list(st, false, [A, B]); // B's events are on their way
+    list(st, false, [A]); // and so are its downs
+    list(st, false, [A]);
+    assert.deepEqual(events(st), { ike: [0, 0, 0], child: [0, 0, 0] });
+    list(st, true, [A]); // B's were never coming: a gap later does not count them either
+    list(st, true, [A]);
+    assert.deepEqual(events(st), { ike: [0, 0, 0], child: [0, 0, 0] });
+  });
+
+  it('a tunnel that came up in the gap: up once, whether its events come too or not', () => {
+    const B: Ike = { id: 2, spi: 'b2', children: [child(2, 'bb', 10)] };
+    for (const order of ['none', 'after', 'before'] as const) {
+      const st = new EventState();
+      list(st, false, [A]);
+      if (order === 'before') {
+        st.onEvent('ike-updown', up(B));
+        st.onEvent('child-updown', childUp(B, child(2, 'bb', 0)));
+      }
+      list(st, true, [A, B]);
+      if (order === 'after') {
+        st.onEvent('ike-updown', up(B));
+        st.onEvent('child-updown', childUp(B, child(2, 'bb', 0)));
+      }
+      list(st, false, [A, B]);
+      assert.deepEqual(events(st), { ike: [1, 0, 0], child: [1, 0, 0] }, order);
+    }
+  });
+
+  it('a tunnel that went down in the gap: down once, and only when the next listing lacks it too', () => {
+    const st = new EventState();
+    list(st, false, [A]);
+    list(st, true, []);
+    assert.deepEqual(events(st), { ike: [0, 0, 0], child: [0, 0, 0] }, 'maybe skipped as busy');
+    list(st, false, []);
+    assert.deepEqual(events(st), { ike: [0, 1, 0], child: [0, 1, 0] });
+    // its down event, late: not counted again
+    st.onEvent('ike-updown', sec({ up: 'no', gw: ikeOf(A) }));
+    st.onEvent(
+      'child-updown',
+      sec({ up: 'no', gw: { ...ikeOf(A), 'child-sas': { 'net-1': A.children[0] } } }),
+    );
+    list(st, false, []);
+    assert.deepEqual(events(st), { ike: [0, 1, 0], child: [0, 1, 0] });
+  });
+
+  it('an SA that a reconciling listing skipped (busy) and the next one lists is not a down', () => {
+    const st = new EventState();
+    list(st, false, [A]);
+    list(st, true, []);
+    list(st, false, [A]);
+    list(st, false, [A]);
+    assert.deepEqual(events(st), { ike: [0, 0, 0], child: [0, 0, 0] });
+  });
+
+  it('a CHILD SA rekeyed in the gap: a rekey (not an up and a down), once with its event', () => {
+    for (const late of [false, true]) {
+      const st = new EventState();
+      list(st, false, [A]);
+      const rekeyed: Ike = { ...A, children: [child(5, 'ee', 7)] };
+      list(st, true, [rekeyed]);
+      if (late)
+        st.onEvent(
+          'child-rekey',
+          sec({ gw: { ...ikeOf(A), 'child-sas': { net: { old: A.children[0], new: child(5, 'ee', 0) } } } }),
+        );
+      list(st, true, [rekeyed]);
+      assert.deepEqual(events(st), { ike: [0, 0, 0], child: [0, 0, 1] }, `late event: ${late}`);
+    }
+  });
+
+  it('an IKE SA rekeyed in the gap (its CHILD SAs moved to a new one): an IKE rekey', () => {
+    const st = new EventState();
+    list(st, false, [A]);
+    list(st, true, [{ id: 3, spi: 'c3', children: A.children }]);
+    list(st, false, [{ id: 3, spi: 'c3', children: A.children }]);
+    assert.deepEqual(events(st), { ike: [0, 0, 1], child: [0, 0, 0] });
+  });
+
+  it('a daemon restart in the gap: its ids used again by new SAs, downs and ups', () => {
+    const st = new EventState();
+    list(st, false, [A]);
+    // the same ids, other SPIs: the old SAs are gone for certain, at once
+    const again: Ike = { id: 1, spi: 'f1', children: [child(1, 'ff', 3)] };
+    list(st, true, [again]);
+    assert.deepEqual(events(st), { ike: [1, 1, 0], child: [1, 1, 0] });
+    st.onEvent('ike-updown', up(again)); // its event, late
+    list(st, false, [again]);
+    assert.deepEqual(events(st), { ike: [1, 1, 0], child: [1, 1, 0] });
+  });
+
+  it('a restored state counts what happened while no exporter ran', () => {
+    const st = new EventState();
+    list(st, false, [A]);
+    const B: Ike = { id: 2, spi: 'b2', children: [child(2, 'bb', 10)] };
+    const back = EventState.restore(JSON.parse(JSON.stringify(st.snapshot())));
+    list(back, true, [B]); // A went, B came while the exporter was away
+    list(back, false, [B]);
+    assert.deepEqual(events(back), { ike: [1, 1, 0], child: [1, 1, 0] });
+  });
+});
+
+describe('events collector: reconciling after the subscription was away', () => {
+  it('counts from the listing what happened meanwhile, and its late event not again', async () => {
+    const fake = new FakeCharon();
+    await fake.listenUnix();
+    const ike = (id: number) => ({
+      uniqueid: String(id),
+      'initiator-spi': `00000000000000${id}${id}`,
+      state: 'ESTABLISHED',
+      'child-sas': { [`net-${id}`]: child(id, `c${id}`, 100) },
+    });
+    let listed = [1];
+    fake
+      .on('version', () => ({ response: VERSION_REPLY }))
+      .on('list-sas', () => ({
+        events: listed.map((id) => ({ name: 'list-sa', message: { gw: ike(id) } })),
+        response: {},
+      }))
+      .on('list-conns', () => ({ response: {} }));
+    const ev = events.attach?.({ address: fake.address, timeoutMs: 2000, log: quietLog }) as Collector & {
+      detach(): void;
+      client: ViciClient;
+    };
+    const registered = () => [...fake.conns].some((k) => k.registered.get('child-updown') === 1);
+    const ups = async () => {
+      const { p } = await scrapeFake(fake, [ev]);
+      return [
+        value(p, 'strongswan_ike_sa_events_total', { conn: 'gw', event: 'up' }),
+        value(p, 'strongswan_child_sa_events_total', { conn: 'gw', child: 'net', event: 'up' }),
+      ];
+    };
+    try {
+      for (let i = 0; !(ev.client.connected && registered()); i++) {
+        assert.ok(i < 300, 'subscribed at start');
+        await sleep(10);
+      }
+      await sleep(50);
+      assert.deepEqual(await ups(), [0, 0], 'the first listing is where counting starts');
+      listed = [1, 2];
+      assert.deepEqual(await ups(), [0, 0], 'subscribed all along: the events count (none came)');
+      // listed twice while subscribed: had it an up event, it would have come by now
+      assert.deepEqual(await ups(), [0, 0]);
+      fake.dropConnections();
+      for (let i = 0; ev.client.connected; i++) {
+        assert.ok(i < 300, 'the drop is noticed');
+        await sleep(10);
+      }
+      listed = [1, 2, 3];
+      assert.deepEqual(await ups(), [1, 1], 'SA 3 came up while the subscription was away');
+      for (let i = 0; !registered(); i++) {
+        assert.ok(i < 300, 'registered again');
+        await sleep(10);
+      }
+      await sleep(50);
+      fake.broadcast('ike-updown', { up: 'yes', gw: ike(3) });
+      fake.broadcast('ike-updown', { up: 'yes', gw: ike(4) });
+      await sleep(50);
+      assert.deepEqual((await ups())[0], 2, "SA 3's late event not counted again, SA 4's counted");
+    } finally {
+      ev.detach();
+      await fake.close();
+    }
+  });
+});

@@ -66,8 +66,9 @@ const S_CREDITED = 0;
 const S_LAST = 4;
 const S_WIDTH = 8;
 /**
- * ... and 6 integers: its child config's row, the scrape it was listed in, scrapes absent, retired,
- * and its SPIs (in, out; as 32-bit integers).
+ * ... and 9 integers: its child config's row, the scrape it was listed in, scrapes absent, retired,
+ * its SPIs (in, out; as 32-bit integers), its IKE SA's unique id (-1: not known), F_ flags, and the
+ * scrape during which its row was made.
  */
 const S_TOTALS = 0;
 const S_LISTED_IN = 1;
@@ -75,7 +76,35 @@ const S_ABSENT = 2;
 const S_RETIRED = 3;
 const S_SPI_IN = 4;
 const S_SPI_OUT = 5;
-const S_INTS = 6;
+const S_IKE = 6;
+const S_FLAGS = 7;
+const S_BORN = 8;
+const S_INTS = 9;
+
+/** An IKE SA's row, 6 integers: its connection's row, its SPI, listed in, absent, F_ flags, born. */
+const I_CONN = 0;
+const I_SPI = 1;
+const I_LISTED_IN = 2;
+const I_ABSENT = 3;
+const I_FLAGS = 4;
+const I_BORN = 5;
+const I_INTS = 6;
+
+// Flags of an SA's row. Each SA's start and end are counted once, by its event or, when the
+// subscription was away, by the listings (reconciliation); whichever comes second sees the flag.
+/** Its start (up, or the new half of a rekey) is counted. */
+const F_START = 1;
+/** Its end (down, or the old half of a rekey) is counted. */
+const F_END = 2;
+/**
+ * Missing from a reconciling listing: a down if the next listing lacks it too (a non-blocking
+ * listing skips an SA that is busy at that moment, and a skipped SA is not a down).
+ */
+const F_PENDING = 4;
+/** (IKE SA) Holds a CHILD SA that another IKE SA held: the new half of an IKE rekey. */
+const F_INHERITS = 8;
+/** (IKE SA) A CHILD SA it held is held by another IKE SA now: the old half of an IKE rekey. */
+const F_MOVED = 16;
 
 /** How many scrapes a finished or vanished SA is remembered, in case it is listed again. */
 const FORGET_AFTER_SCRAPES = 5;
@@ -113,6 +142,21 @@ function spi(child: ViciSection, key: 'spi-in' | 'spi-out'): number {
   return Number.parseInt(str(child[key]) ?? '', 16) | 0;
 }
 
+/** An IKE SA's initiator SPI, its low 32 bits (it tells a restarted daemon's reused ids apart). */
+function ikeSpi(ike: ViciSection): number {
+  const v = str(ike['initiator-spi']) ?? '';
+  return Number.parseInt(v.slice(-8), 16) | 0;
+}
+
+/** An IKE SA id as kept in a CHILD SA's row: -1 when it is not a 31-bit number. */
+function ikeIdInt(id: number | string | undefined): number {
+  return typeof id === 'number' && id >= 0 && id <= 0x7fffffff ? id : -1;
+}
+
+function isSectionValue(v: unknown): v is ViciSection {
+  return v !== undefined && typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
 /** The one IKE section of an event message (its name is the IKE config name). */
 function ikeOf(msg: ViciSection): [string, ViciSection] | undefined {
   return subSections(msg)[0];
@@ -138,10 +182,19 @@ export interface EventSnapshot {
   conns: Record<string, [number, number, number]>;
   /** Per child config: conn, child, CHILD SA events (3), finished (4), reported (4). */
   children: [string, string, number[], number[], number[]][];
-  /** Per CHILD SA: id, SPI in, SPI out, index into children, credited (4), last (4), retired, absent. */
-  sas: [number | string, number, number, number, number[], number[], number, number][];
+  /**
+   * Per CHILD SA: id, SPI in, SPI out, index into children, credited (4), last (4), retired, absent,
+   * its IKE SA's id (-1: not known), flags.
+   */
+  sas: [number | string, number, number, number, number[], number[], number, number, number, number][];
+  /** Per IKE SA: id, SPI, connection, flags, absent. */
+  ikes: [number | string, number, string, number, number][];
   /** Alerts by type. */
   alerts: Record<string, number>;
+}
+
+function isFlags(v: unknown): v is number {
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) < 32;
 }
 
 function isCount(v: unknown): v is number {
@@ -180,6 +233,19 @@ export class EventState {
   private readonly freeRows: number[] = [];
   private sa = new Float64Array(S_WIDTH * 64);
   private saInt = new Int32Array(S_INTS * 64);
+  /** IKE SA rows by unique id, as for CHILD SAs. */
+  private readonly ikes = new Map<number | string, number>();
+  private readonly ikeKeys: (number | string | undefined)[] = [];
+  private readonly ikeFree: number[] = [];
+  private ikeInt = new Int32Array(I_INTS * 64);
+  /** The scrape of the last complete listing (0: none yet). */
+  private lastListing = 0;
+  /** Whether this scrape's listing is the first (its SAs are where counting starts). */
+  private baseline = true;
+  /** Whether this scrape's listing counts what the events did not (the subscription was away). */
+  private reconciling = false;
+  /** Whether this state was restored from a snapshot (whose SAs are where counting started). */
+  private restored = false;
   /** by alert type */
   readonly alerts = new Map<string, Series>();
   private readonly alertLabels = new LabelStore();
@@ -246,8 +312,11 @@ export class EventState {
     return t;
   }
 
-  /** The row of the CHILD SA `sa` of child config (conn, child), made if it has none. */
-  private entry(sa: ViciSection, conn: string, child: string): number {
+  /**
+   * The row of the CHILD SA `sa` of child config (conn, child), made if it has none; `ike` is the
+   * unique id of its IKE SA (-1: not known).
+   */
+  private entry(sa: ViciSection, conn: string, child: string, ike = -1): number {
     const id = saId(sa);
     const spiIn = spi(sa, 'spi-in');
     const spiOut = spi(sa, 'spi-out');
@@ -256,8 +325,15 @@ export class EventState {
       const i = S_INTS * s;
       if (this.saInt[i + S_SPI_IN] === spiIn && this.saInt[i + S_SPI_OUT] === spiOut) return s;
       // Its id with other SPIs: the daemon restarted and counts ids from 1 again. The SA that had the
-      // id is gone: it is credited with what it was last seen with, and the row is the new SA's.
+      // id is gone: it is credited with what it was last seen with, its end is counted if no event
+      // did (none can come now), and the row is the new SA's.
       if (this.saInt[i + S_RETIRED] === 0) this.credit(s, this.sa, S_WIDTH * s + S_LAST);
+      this.ended(
+        this.total,
+        T_WIDTH * (this.saInt[i + S_TOTALS] as number) + T_EVENTS,
+        this.saInt,
+        i + S_FLAGS,
+      );
       this.forget(s, id);
     }
     const t = this.childTotals(conn, child);
@@ -272,20 +348,94 @@ export class EventState {
     this.saInt[i + S_RETIRED] = 0;
     this.saInt[i + S_SPI_IN] = spiIn;
     this.saInt[i + S_SPI_OUT] = spiOut;
+    this.saInt[i + S_IKE] = ike;
+    this.saInt[i + S_FLAGS] = 0;
+    this.saInt[i + S_BORN] = this.scrapeNo;
     this.saKeys[s] = id;
     this.sas.set(id, s);
     // Installed before this state began: what it had by now was counted by an earlier process, or
-    // never will be; only what it passes from here on is this state's.
-    if (this.predates(sa)) this.sa.set(counters(sa), S_WIDTH * s + S_CREDITED);
+    // never will be; only what it passes from here on is this state's. Its start is not this state's
+    // to count either.
+    if (this.predates(sa, 'install-time')) {
+      this.sa.set(counters(sa), S_WIDTH * s + S_CREDITED);
+      this.saInt[i + S_FLAGS] = F_START;
+    }
     return s;
   }
 
+  /** The row of IKE SA `ike` of connection `conn`, made if it has none. */
+  private ikeEntry(conn: string, ike: ViciSection): number {
+    const id = saId(ike);
+    const sp = ikeSpi(ike);
+    let r = this.ikes.get(id);
+    if (r !== undefined) {
+      const i = I_INTS * r;
+      if (this.ikeInt[i + I_SPI] === sp) return r;
+      // a restarted daemon's reused id: the IKE SA that had it is gone
+      this.ended(this.connEvents, 3 * (this.ikeInt[i + I_CONN] as number), this.ikeInt, i + I_FLAGS);
+      this.forgetIke(r, id);
+    }
+    const c = this.conn(conn);
+    r = this.ikeFree.pop() ?? this.ikeKeys.length;
+    this.ikeInt = room(this.ikeInt, I_INTS * (r + 1));
+    const i = I_INTS * r;
+    this.ikeInt[i + I_CONN] = c;
+    this.ikeInt[i + I_SPI] = sp;
+    this.ikeInt[i + I_LISTED_IN] = -1;
+    this.ikeInt[i + I_ABSENT] = 0;
+    this.ikeInt[i + I_FLAGS] = this.predates(ike, 'established') ? F_START : 0;
+    this.ikeInt[i + I_BORN] = this.scrapeNo;
+    this.ikeKeys[r] = id;
+    this.ikes.set(id, r);
+    return r;
+  }
+
+  private forgetIke(r: number, id: number | string): void {
+    this.ikes.delete(id);
+    this.ikeKeys[r] = undefined;
+    this.ikeFree.push(r);
+  }
+
   /**
-   * Whether the SA may have been installed before this state began (`install-time`: whole seconds
-   * since; an SA installed within a second after counts as before, so nothing is ever counted twice).
+   * An SA is gone for certain: count its end (a down, in events[at + 1]) unless it was counted; its
+   * flags are flags[f].
    */
-  private predates(sa: ViciSection): boolean {
-    const t = str(sa['install-time']);
+  private ended(events: Float64Array, at: number, flags: Int32Array, f: number): void {
+    const v = flags[f] as number;
+    if ((v & F_END) === 0) inc(events, at + EVENT_INDEX.down);
+    flags[f] = (v | F_END) & ~F_PENDING;
+  }
+
+  /**
+   * Count a start (`up`) or end (`down`) of an SA whose flags are flags[f], unless counted before;
+   * events[at..at+2] are its config's up, down, rekey.
+   */
+  private count(events: Float64Array, at: number, flags: Int32Array, f: number, what: 'up' | 'down'): void {
+    const bit = what === 'up' ? F_START : F_END;
+    const v = flags[f] as number;
+    if ((v & bit) === 0) inc(events, at + EVENT_INDEX[what]);
+    flags[f] = (v | bit) & ~F_PENDING;
+  }
+
+  /**
+   * A rekey, old half at flags[o], new half at flags[n] (-1: not known): counted unless either half
+   * was counted before.
+   */
+  private rekeyed(events: Float64Array, at: number, flags: Int32Array, o: number, n: number): void {
+    const done =
+      (o >= 0 && ((flags[o] as number) & F_END) !== 0) || (n >= 0 && ((flags[n] as number) & F_START) !== 0);
+    if (!done) inc(events, at + EVENT_INDEX.rekey);
+    if (o >= 0) flags[o] = ((flags[o] as number) | F_END) & ~F_PENDING;
+    if (n >= 0) flags[n] = (flags[n] as number) | F_START;
+  }
+
+  /**
+   * Whether the SA may have been made before this state began (`install-time` or `established`:
+   * whole seconds since; one made within a second after counts as before, so nothing is ever
+   * counted twice).
+   */
+  private predates(sa: ViciSection, key: 'install-time' | 'established'): boolean {
+    const t = str(sa[key]);
     if (t === undefined || t === '') return false;
     const ago = Number(t);
     return Number.isFinite(ago) && this.now() - (ago + 1) * 1000 < this.since;
@@ -317,8 +467,10 @@ export class EventState {
   }
 
   /** A CHILD SA is gone (down) or replaced (the old half of a rekey): credit its final counters. */
-  private finish(conn: string, name: string, child: ViciSection): void {
-    this.credit(this.entry(child, conn, name), counters(child), 0);
+  private finish(conn: string, name: string, child: ViciSection, ike: number): number {
+    const s = this.entry(child, conn, name, ike);
+    this.credit(s, counters(child), 0);
+    return s;
   }
 
   /** Handle one event message. */
@@ -338,49 +490,112 @@ export class EventState {
     if (ike === undefined) return;
     const [conn, sa] = ike;
     const updown = str(msg.up) === 'yes' ? 'up' : 'down';
-    if (name === 'ike-updown') inc(this.connEvents, 3 * this.conn(conn) + EVENT_INDEX[updown]);
-    else if (name === 'ike-rekey') inc(this.connEvents, 3 * this.conn(conn) + EVENT_INDEX.rekey);
-    else if (name === 'child-updown') {
+    // (rows are made before their arrays are passed on: making one may grow them)
+    if (name === 'ike-updown') {
+      const f = I_INTS * this.ikeEntry(conn, sa) + I_FLAGS;
+      const at = 3 * this.conn(conn);
+      this.count(this.connEvents, at, this.ikeInt, f, updown);
+    } else if (name === 'ike-rekey') {
+      const o = isSectionValue(sa.old) ? I_INTS * this.ikeEntry(conn, sa.old) + I_FLAGS : -1;
+      const n = isSectionValue(sa.new) ? I_INTS * this.ikeEntry(conn, sa.new) + I_FLAGS : -1;
+      const at = 3 * this.conn(conn);
+      this.rekeyed(this.connEvents, at, this.ikeInt, o, n);
+    } else if (name === 'child-updown') {
+      const ikeId = ikeIdInt(saId(sa));
       for (const [key, child] of subSections(sa['child-sas'])) {
         const child_ = childName(key, child);
-        inc(this.total, T_WIDTH * this.childTotals(conn, child_) + T_EVENTS + EVENT_INDEX[updown]);
-        if (updown === 'down') this.finish(conn, child_, child);
+        const s =
+          updown === 'down'
+            ? this.finish(conn, child_, child, ikeId)
+            : this.entry(child, conn, child_, ikeId);
+        const at = T_WIDTH * (this.saInt[S_INTS * s + S_TOTALS] as number) + T_EVENTS;
+        this.count(this.total, at, this.saInt, S_INTS * s + S_FLAGS, updown);
       }
     } else if (name === 'child-rekey') {
+      const ikeId = ikeIdInt(saId(sa));
       // Here the section is the plain child name, holding `old` and `new`.
       for (const [key, pair] of subSections(sa['child-sas'])) {
         const old = pair.old;
         const child_ = str((old as ViciSection | undefined)?.name) ?? key;
-        inc(this.total, T_WIDTH * this.childTotals(conn, child_) + T_EVENTS + EVENT_INDEX.rekey);
-        if (old !== undefined && typeof old === 'object' && !Array.isArray(old) && !Buffer.isBuffer(old)) {
-          this.finish(conn, child_, old);
-        }
+        const o = isSectionValue(old) ? S_INTS * this.finish(conn, child_, old, ikeId) + S_FLAGS : -1;
+        const n = isSectionValue(pair.new)
+          ? S_INTS * this.entry(pair.new, conn, child_, ikeId) + S_FLAGS
+          : -1;
+        const at = T_WIDTH * this.childTotals(conn, child_) + T_EVENTS;
+        this.rekeyed(this.total, at, this.saInt, o, n);
       }
     }
   }
 
-  beginScrape(): void {
+  /**
+   * A scrape begins. `reconcile`: the subscription was not there all the time since the last listing
+   * (lost, or not yet registered, at one of the two), so its listing counts the starts and ends no
+   * event counted. The first listing of a new state counts none: it is where counting starts.
+   */
+  beginScrape(reconcile = false): void {
     this.scrapeNo++;
+    this.baseline = this.lastListing === 0 && !this.restored;
+    this.reconciling = reconcile && !this.baseline;
   }
 
-  /** A CHILD SA as listed in this scrape. */
-  onListed(conn: string, name: string, child: ViciSection): void {
-    const s = this.entry(child, conn, name);
+  /** An IKE SA as listed in this scrape; its row. */
+  onListedIke(conn: string, ike: ViciSection): number {
+    const r = this.ikeEntry(conn, ike);
+    const i = I_INTS * r;
+    const ii = this.ikeInt;
+    ii[i + I_FLAGS] = this.seen(ii[i + I_FLAGS] as number, ii[i + I_LISTED_IN] as number);
+    ii[i + I_LISTED_IN] = this.scrapeNo;
+    ii[i + I_ABSENT] = 0;
+    return r;
+  }
+
+  /**
+   * An SA's flags once it is listed: not pending any more; started for certain if it is the first
+   * listing, or if it was listed the time before too while the events were there all along (an up
+   * event would have come by now).
+   */
+  private seen(flags: number, listedIn: number): number {
+    let f = flags & ~F_PENDING;
+    if (this.baseline || (!this.reconciling && listedIn === this.lastListing && listedIn > 0)) f |= F_START;
+    return f;
+  }
+
+  /** A CHILD SA as listed in this scrape; `ike` is its IKE SA's row (-1: not known). */
+  onListed(conn: string, name: string, child: ViciSection, ike = -1): void {
+    const ikeId = ike < 0 ? -1 : ikeIdInt(this.ikeKeys[ike]);
+    const s = this.entry(child, conn, name, ikeId);
     const i = S_INTS * s;
-    this.saInt[i + S_LISTED_IN] = this.scrapeNo;
-    this.saInt[i + S_ABSENT] = 0;
+    const ints = this.saInt;
+    ints[i + S_FLAGS] = this.seen(ints[i + S_FLAGS] as number, ints[i + S_LISTED_IN] as number);
+    ints[i + S_LISTED_IN] = this.scrapeNo;
+    ints[i + S_ABSENT] = 0;
+    const was = ints[i + S_IKE] as number;
+    if (ikeId !== -1 && was !== ikeId) {
+      // Held by another IKE SA than before: that one was rekeyed into this one.
+      if (was !== -1) {
+        const old = this.ikes.get(was);
+        const ii = this.ikeInt;
+        if (old !== undefined) ii[I_INTS * old + I_FLAGS] = (ii[I_INTS * old + I_FLAGS] as number) | F_MOVED;
+        ii[I_INTS * ike + I_FLAGS] = (ii[I_INTS * ike + I_FLAGS] as number) | F_INHERITS;
+      }
+      ints[i + S_IKE] = ikeId;
+    }
     const c = counters(child);
-    if (this.saInt[i + S_RETIRED] === 1) this.credit(s, c, 0);
+    if (ints[i + S_RETIRED] === 1) this.credit(s, c, 0);
     else this.sa.set(c, S_WIDTH * s + S_LAST);
   }
 
-  /** After a complete listing: credit SAs that vanished unseen, forget old ones, update the totals. */
+  /**
+   * After a complete listing: credit SAs that vanished unseen, count the starts and ends the events
+   * missed (when reconciling), forget old SAs, update the totals.
+   */
   endScrape(listed: boolean): void {
     const now = this.scrapeNo;
     const sa = this.sa;
-    const ints = this.saInt;
     const total = this.total;
     if (listed) {
+      if (this.reconciling) this.reconcileChildren();
+      const ints = this.saInt;
       for (let s = 0; s < this.saKeys.length; s++) {
         const id = this.saKeys[s];
         if (id === undefined) continue;
@@ -402,9 +617,15 @@ export class EventState {
           }
           continue;
         }
+        // made by an event during this listing: too new for it to show
+        if (ints[i + S_BORN] === now) continue;
         if (ints[i + S_RETIRED] === 0) this.credit(s, sa, last);
+        const at = T_WIDTH * (ints[i + S_TOTALS] as number) + T_EVENTS;
+        this.absent(total, at, ints, i + S_FLAGS, (ints[i + S_ABSENT] as number) > 0);
         if (inc(ints, i + S_ABSENT) > FORGET_AFTER_SCRAPES) this.forget(s, id);
       }
+      this.ikesListed();
+      this.lastListing = now;
     }
     for (let t = 0; t < this.totalLabels.size; t++) {
       const r = T_WIDTH * t;
@@ -414,6 +635,78 @@ export class EventState {
         // Never backwards: a total only stands still when what it saw last is gone from view.
         if (v > (total[r + T_REPORTED + k] as number)) total[r + T_REPORTED + k] = v;
       }
+    }
+  }
+
+  /**
+   * An SA (flags at flags[f]) missing from a complete listing, events[at..at+2] its config's: a down
+   * if a reconciling listing missed it before, pending if this one reconciles. Missing from two
+   * listings in a row while the events were there, no event is coming for it any more (its end was
+   * counted, or it never was up).
+   */
+  private absent(events: Float64Array, at: number, flags: Int32Array, f: number, before: boolean): void {
+    const v = flags[f] as number;
+    if ((v & F_END) !== 0) return;
+    if ((v & F_PENDING) !== 0) this.ended(events, at, flags, f);
+    else if (this.reconciling) flags[f] = v | F_PENDING;
+    else if (before) flags[f] = v | F_END;
+  }
+
+  /**
+   * Reconciling: each CHILD SA listed whose start no event counted came up while the events were
+   * away, as the new half of a rekey if an uncounted CHILD SA of the same child config and IKE SA is
+   * missing now (that one is the old half), else as an up.
+   */
+  private reconcileChildren(): void {
+    const now = this.scrapeNo;
+    const ints = this.saInt;
+    const gone = new Map<string, number[]>();
+    const fresh: number[] = [];
+    for (let s = 0; s < this.saKeys.length; s++) {
+      if (this.saKeys[s] === undefined) continue;
+      const i = S_INTS * s;
+      const f = ints[i + S_FLAGS] as number;
+      if (ints[i + S_LISTED_IN] === now) {
+        if ((f & F_START) === 0) fresh.push(s);
+      } else if (ints[i + S_BORN] !== now && (f & (F_END | F_PENDING)) === 0) {
+        const k = `${ints[i + S_IKE]}/${ints[i + S_TOTALS]}`;
+        const l = gone.get(k);
+        if (l === undefined) gone.set(k, [s]);
+        else l.push(s);
+      }
+    }
+    for (const s of fresh) {
+      const i = S_INTS * s;
+      const at = T_WIDTH * (ints[i + S_TOTALS] as number) + T_EVENTS;
+      const old = gone.get(`${ints[i + S_IKE]}/${ints[i + S_TOTALS]}`)?.pop();
+      if (old !== undefined) this.rekeyed(this.total, at, ints, S_INTS * old + S_FLAGS, i + S_FLAGS);
+      else this.count(this.total, at, ints, i + S_FLAGS, 'up');
+    }
+  }
+
+  /** After a complete listing, the IKE SAs: as the CHILD SAs, an IKE SA rekeyed when its CHILD SAs moved. */
+  private ikesListed(): void {
+    const now = this.scrapeNo;
+    const ii = this.ikeInt;
+    const ce = this.connEvents;
+    for (let r = 0; r < this.ikeKeys.length; r++) {
+      const id = this.ikeKeys[r];
+      if (id === undefined) continue;
+      const i = I_INTS * r;
+      const f = ii[i + I_FLAGS] as number;
+      const at = 3 * (ii[i + I_CONN] as number);
+      if (ii[i + I_LISTED_IN] === now) {
+        if (this.reconciling && (f & F_START) === 0) {
+          if ((f & F_INHERITS) !== 0) this.rekeyed(ce, at, ii, -1, i + I_FLAGS);
+          else this.count(ce, at, ii, i + I_FLAGS, 'up');
+        }
+        continue;
+      }
+      if (ii[i + I_BORN] === now) continue;
+      // its CHILD SAs are another's now: the old half of a rekey, counted with the new half
+      if (this.reconciling && (f & (F_MOVED | F_END)) === F_MOVED) ii[i + I_FLAGS] = f | F_END;
+      else this.absent(ce, at, ii, i + I_FLAGS, (ii[i + I_ABSENT] as number) > 0);
+      if (inc(ii, i + I_ABSENT) > FORGET_AFTER_SCRAPES) this.forgetIke(r, id);
     }
   }
 
@@ -450,11 +743,29 @@ export class EventState {
         Array.from(this.sa.subarray(r + S_LAST, r + S_LAST + 4)),
         this.saInt[i + S_RETIRED] as number,
         this.saInt[i + S_ABSENT] as number,
+        this.saInt[i + S_IKE] as number,
+        this.saInt[i + S_FLAGS] as number,
+      ]);
+    }
+    const connNames: string[] = [];
+    for (const [name, c] of this.conns) connNames[c] = name;
+    const ikes: EventSnapshot['ikes'] = [];
+    for (let r = 0; r < this.ikeKeys.length; r++) {
+      const id = this.ikeKeys[r];
+      if (id === undefined) continue;
+      const i = I_INTS * r;
+      const ii = this.ikeInt;
+      ikes.push([
+        id,
+        ii[i + I_SPI] as number,
+        connNames[ii[i + I_CONN] as number] as string,
+        ii[i + I_FLAGS] as number,
+        ii[i + I_ABSENT] as number,
       ]);
     }
     const alerts: Record<string, number> = {};
     for (const [type, a] of this.alerts) alerts[type] = a.value;
-    return { conns, children, sas, alerts };
+    return { conns, children, sas, ikes, alerts };
   }
 
   /**
@@ -465,6 +776,7 @@ export class EventState {
   static restore(snap: EventSnapshot, opts: Pick<EventStateOptions, 'now'> = {}): EventState {
     if (typeof snap !== 'object' || snap === null) throw new Error('not an object');
     const st = new EventState({ since: 0, now: opts.now });
+    st.restored = true;
     if (typeof snap.conns !== 'object' || snap.conns === null || Array.isArray(snap.conns))
       throw new Error('conns: not an object');
     for (const [name, ev] of Object.entries(snap.conns)) {
@@ -485,7 +797,9 @@ export class EventState {
     }
     if (!Array.isArray(snap.sas)) throw new Error('sas: not a list');
     for (const [k, row] of snap.sas.entries()) {
-      const [id, spiIn, spiOut, child, credited, last, retired, absent] = Array.isArray(row) ? row : [];
+      const [id, spiIn, spiOut, child, credited, last, retired, absent, ike, flags] = Array.isArray(row)
+        ? row
+        : [];
       const t = rows[child as number];
       if (
         !(typeof id === 'string' || Number.isSafeInteger(id)) ||
@@ -494,6 +808,8 @@ export class EventState {
         t === undefined ||
         (retired !== 0 && retired !== 1) ||
         !Number.isInteger(absent) ||
+        !Number.isInteger(ike) ||
+        !isFlags(flags) ||
         st.sas.has(id as number | string)
       )
         throw new Error(`sas[${k}]: not a CHILD SA row`);
@@ -509,8 +825,36 @@ export class EventState {
       st.saInt[i + S_RETIRED] = retired;
       st.saInt[i + S_SPI_IN] = spiIn as number;
       st.saInt[i + S_SPI_OUT] = spiOut as number;
+      st.saInt[i + S_IKE] = ike as number;
+      st.saInt[i + S_FLAGS] = flags as number;
+      st.saInt[i + S_BORN] = 0;
       st.saKeys[s] = id as number | string;
       st.sas.set(id as number | string, s);
+    }
+    if (!Array.isArray(snap.ikes)) throw new Error('ikes: not a list');
+    for (const [k, row] of snap.ikes.entries()) {
+      const [id, sp, conn, flags, absent] = Array.isArray(row) ? row : [];
+      if (
+        !(typeof id === 'string' || Number.isSafeInteger(id)) ||
+        !Number.isInteger(sp) ||
+        typeof conn !== 'string' ||
+        !isFlags(flags) ||
+        !Number.isInteger(absent) ||
+        st.ikes.has(id as number | string)
+      )
+        throw new Error(`ikes[${k}]: not an IKE SA row`);
+      const r = st.ikeKeys.length;
+      const c = st.conn(conn);
+      st.ikeInt = room(st.ikeInt, I_INTS * (r + 1));
+      const i = I_INTS * r;
+      st.ikeInt[i + I_CONN] = c;
+      st.ikeInt[i + I_SPI] = sp as number;
+      st.ikeInt[i + I_LISTED_IN] = -1;
+      st.ikeInt[i + I_ABSENT] = absent as number;
+      st.ikeInt[i + I_FLAGS] = flags as number;
+      st.ikeInt[i + I_BORN] = 0;
+      st.ikeKeys[r] = id as number | string;
+      st.ikes.set(id as number | string, r);
     }
     if (typeof snap.alerts !== 'object' || snap.alerts === null || Array.isArray(snap.alerts))
       throw new Error('alerts: not an object');
@@ -590,6 +934,11 @@ class EventsCollector implements Collector {
   private saveFailing = false;
   private watcher: fs.FSWatcher | undefined;
   private reconnecting = false;
+  /** Counts the subscriptions made whole (every event registered); -1 while there is none. */
+  private subscription = -1;
+  private subscriptions = 0;
+  /** `subscription` when the last complete listing began (-1: none, or without a subscription). */
+  private listedUnder = -1;
 
   constructor(env: TargetEnv) {
     this.log = env.log;
@@ -612,12 +961,16 @@ class EventsCollector implements Collector {
           this.connected = true;
         } else {
           this.connected = false;
+          this.subscription = -1;
           if (err === undefined) return; // closed by us (shutdown, target removed)
           this.log.warn(
             { address: this.client.where, err: err ? describe(err) : 'closed' },
             'events: subscription lost, reconnecting',
           );
         }
+      },
+      onSubscribed: () => {
+        this.subscription = ++this.subscriptions;
       },
       onSubscribeError: (event, err) => this.unsupportedEvent(event, err),
     });
@@ -768,7 +1121,10 @@ class EventsCollector implements Collector {
   async collect(ctx: ScrapeContext, out: Parameters<Collector['collect']>[1]): Promise<void> {
     if (ctx.up && this.early !== undefined) await this.decide(ctx);
     const st = this.state;
-    st.beginScrape();
+    // What happened while the subscription was away (or since the state file was written) is
+    // counted from this listing: the subscription has not been there all the time since the last.
+    const under = this.subscription;
+    st.beginScrape(under === -1 || under !== this.listedUnder);
     let listed = false;
     if (ctx.up) {
       // The daemon answered this scrape: a subscription waiting out its backoff reconnects now, so that
@@ -782,6 +1138,7 @@ class EventsCollector implements Collector {
       const known = walk.then(() => ctx.conns((c) => st.known(c.name, c.children)).catch(() => {}));
       await Promise.all([known, reconnect]);
       listed = true;
+      this.listedUnder = under;
     }
     st.endScrape(listed);
     this.write(out);
@@ -799,7 +1156,9 @@ class EventsCollector implements Collector {
 
   /** The CHILD SAs of one listed IKE SA. */
   private listed(st: EventState, conn: string, ike: ViciSection): void {
-    for (const [key, child] of subSections(ike['child-sas'])) st.onListed(conn, childName(key, child), child);
+    const r = st.onListedIke(conn, ike);
+    for (const [key, child] of subSections(ike['child-sas']))
+      st.onListed(conn, childName(key, child), child, r);
   }
 
   private write(out: Parameters<Collector['collect']>[1]): void {

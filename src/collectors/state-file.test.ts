@@ -14,7 +14,7 @@ describe('state file', () => {
     savedAt: 1_800_000_000_000,
     address: 'unix:///run/charon.vici',
     daemonSince: 1_799_999_000,
-    state: { conns: { gw: [1, 0, 0] }, children: [], sas: [], alerts: {} },
+    state: { conns: { gw: [1, 0, 0] }, children: [], sas: [], ikes: [], alerts: {} },
   });
 
   it('is written atomically, for its owner only, and read back as written', async () => {
@@ -50,8 +50,8 @@ describe('state file', () => {
       [write('half.json', JSON.stringify(content()).slice(0, 40)), /^not JSON: /, false],
       [write('other.json', '{"kind":"something else"}'), /not a state file of this exporter/, false],
       [
-        write('v2.json', JSON.stringify({ ...content(), version: 2 })),
-        /version 2, this exporter reads 1/,
+        write('v9.json', JSON.stringify({ ...content(), version: 9 })),
+        /version 9, this exporter reads 2/,
         false,
       ],
       [write('nostate.json', JSON.stringify({ ...content(), state: undefined })), /incomplete/, false],

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { EventSnapshot } from './events.js';
 
 export const STATE_KIND = 'strongswan_exporter events state';
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 export interface StateFile {
   kind: typeof STATE_KIND;

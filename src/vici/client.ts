@@ -28,6 +28,11 @@ export interface ClientOptions {
   backoffMaxMs?: number;
   /** Told when the connection comes up or goes down (for subscriptions, logs and metrics). */
   onState?: (state: 'connected' | 'disconnected', err?: Error) => void;
+  /**
+   * Told when every subscription of a new connection is registered (or refused by the daemon): from
+   * then on no event is missed until the connection is lost.
+   */
+  onSubscribed?: () => void;
   /** Told when a subscription fails to register (e.g. EVENT_UNKNOWN on an older daemon). */
   onSubscribeError?: (event: string, err: Error) => void;
 }
@@ -239,6 +244,7 @@ export class ViciClient {
         this.opts.onSubscribeError?.(e, err as Error);
       }
     }
+    if (!conn.closed && this.conn === conn) this.opts.onSubscribed?.();
   }
 
   private dispatch(name: string, raw: RawPacket): boolean {
