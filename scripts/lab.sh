@@ -9,7 +9,7 @@
 #   scripts/lab.sh add N              add N extra tunnels extra<i>/extra<i>net
 #   scripts/lab.sh status [gw1|gw2]   swanctl --list-sas (for humans)
 #   scripts/lab.sh env                KEY=VALUE lines for tests
-#   scripts/lab.sh stop-charon|start-charon|restart-charon gw1|gw2
+#   scripts/lab.sh stop-charon|start-charon|restart-charon|kill-charon gw1|gw2
 #   scripts/lab.sh swanctl gw1|gw2 --COMMAND [options]
 #                                     that gateway's swanctl (of the lab's strongSwan)
 #   scripts/lab.sh check              a charon of the lab's configuration loads every plugin
@@ -931,6 +931,21 @@ cmd_stop_charon() {
 	stop_charon_proc "$gw"
 }
 
+# SIGKILL: the daemon ends without a word (no down events, no last reading of its counters).
+cmd_kill_charon() {
+	need_root
+	local gw=${1:-} pid i
+	ns_of "$gw" >/dev/null
+	pid=$(charon_pid "$gw") || die "$gw charon is not running"
+	kill -KILL "$pid"
+	for ((i = 0; i < 40; i++)); do
+		proc_alive "$pid" || break
+		sleep 0.05
+	done
+	wait_reaped "$pid"
+	rm -f "$LAB_DIR/$gw/charon.pid" "$(vici_path "$gw")"
+}
+
 cmd_start_charon() {
 	need_root
 	local gw=${1:-}
@@ -965,6 +980,7 @@ main() {
 	swanctl) cmd_swanctl "$@" ;;
 	stop-charon) cmd_stop_charon "$@" ;;
 	start-charon) cmd_start_charon "$@" ;;
+	kill-charon) cmd_kill_charon "$@" ;;
 	restart-charon)
 		cmd_stop_charon "$@"
 		cmd_start_charon "$@"

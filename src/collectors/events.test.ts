@@ -364,6 +364,21 @@ describe('EventState: snapshot and restore (the state file)', () => {
   });
 });
 
+describe('EventState: events right after the state began', () => {
+  it('count, even for SAs made within the second that counts as before the state', () => {
+    const T0 = 1_800_000_000_000;
+    const st = new EventState({ since: T0, now: () => T0 + 500 });
+    const fresh = { ...child(2, 'bb', 0), 'install-time': '0' };
+    st.onEvent(
+      'child-rekey',
+      sec({ gw: { uniqueid: '1', 'child-sas': { net: { old: child(1, 'aa', 10), new: fresh } } } }),
+    );
+    st.onEvent('ike-updown', sec({ up: 'yes', gw: { uniqueid: '3', established: '0' } }));
+    assert.equal(st.childEvents('gw', 'net', 'rekey'), 1);
+    assert.equal(st.ikeEvents('gw', 'up'), 1);
+  });
+});
+
 describe('EventState: reconciled from the listings when the events were away', () => {
   type Ike = { id: number; spi: string; children: ReturnType<typeof child>[] };
   const ikeOf = (k: Ike) => ({

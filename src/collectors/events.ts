@@ -314,9 +314,9 @@ export class EventState {
 
   /**
    * The row of the CHILD SA `sa` of child config (conn, child), made if it has none; `ike` is the
-   * unique id of its IKE SA (-1: not known).
+   * unique id of its IKE SA (-1: not known); `listed`: it is being listed (not reported by an event).
    */
-  private entry(sa: ViciSection, conn: string, child: string, ike = -1): number {
+  private entry(sa: ViciSection, conn: string, child: string, ike = -1, listed = false): number {
     const id = saId(sa);
     const spiIn = spi(sa, 'spi-in');
     const spiOut = spi(sa, 'spi-out');
@@ -354,17 +354,17 @@ export class EventState {
     this.saKeys[s] = id;
     this.sas.set(id, s);
     // Installed before this state began: what it had by now was counted by an earlier process, or
-    // never will be; only what it passes from here on is this state's. Its start is not this state's
-    // to count either.
+    // never will be; only what it passes from here on is this state's. A listing does not count its
+    // start either (an event that reports it came after this state began, and counts).
     if (this.predates(sa, 'install-time')) {
       this.sa.set(counters(sa), S_WIDTH * s + S_CREDITED);
-      this.saInt[i + S_FLAGS] = F_START;
+      if (listed) this.saInt[i + S_FLAGS] = F_START;
     }
     return s;
   }
 
   /** The row of IKE SA `ike` of connection `conn`, made if it has none. */
-  private ikeEntry(conn: string, ike: ViciSection): number {
+  private ikeEntry(conn: string, ike: ViciSection, listed = false): number {
     const id = saId(ike);
     const sp = ikeSpi(ike);
     let r = this.ikes.get(id);
@@ -383,7 +383,7 @@ export class EventState {
     this.ikeInt[i + I_SPI] = sp;
     this.ikeInt[i + I_LISTED_IN] = -1;
     this.ikeInt[i + I_ABSENT] = 0;
-    this.ikeInt[i + I_FLAGS] = this.predates(ike, 'established') ? F_START : 0;
+    this.ikeInt[i + I_FLAGS] = listed && this.predates(ike, 'established') ? F_START : 0;
     this.ikeInt[i + I_BORN] = this.scrapeNo;
     this.ikeKeys[r] = id;
     this.ikes.set(id, r);
@@ -540,7 +540,7 @@ export class EventState {
 
   /** An IKE SA as listed in this scrape; its row. */
   onListedIke(conn: string, ike: ViciSection): number {
-    const r = this.ikeEntry(conn, ike);
+    const r = this.ikeEntry(conn, ike, true);
     const i = I_INTS * r;
     const ii = this.ikeInt;
     ii[i + I_FLAGS] = this.seen(ii[i + I_FLAGS] as number, ii[i + I_LISTED_IN] as number);
@@ -563,7 +563,7 @@ export class EventState {
   /** A CHILD SA as listed in this scrape; `ike` is its IKE SA's row (-1: not known). */
   onListed(conn: string, name: string, child: ViciSection, ike = -1): void {
     const ikeId = ike < 0 ? -1 : ikeIdInt(this.ikeKeys[ike]);
-    const s = this.entry(child, conn, name, ikeId);
+    const s = this.entry(child, conn, name, ikeId, true);
     const i = S_INTS * s;
     const ints = this.saInt;
     ints[i + S_FLAGS] = this.seen(ints[i + S_FLAGS] as number, ints[i + S_LISTED_IN] as number);

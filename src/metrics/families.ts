@@ -255,14 +255,14 @@ export const F = {
     'strongswan_ike_sa_events_total',
     'counter',
     ['conn', 'event'],
-    'IKE SA events seen since the exporter started (ike-updown: up, down; ike-rekey: rekey).',
+    'IKE SA events since the exporter started (ike-updown: up, down; ike-rekey: rekey); those missed while the subscription was away are counted from the listings.',
   ),
   childSaEvents: std(
     'events',
     'strongswan_child_sa_events_total',
     'counter',
     ['conn', 'child', 'event'],
-    'CHILD SA events seen since the exporter started (child-updown: up, down; child-rekey: rekey).',
+    'CHILD SA events since the exporter started (child-updown: up, down; child-rekey: rekey); those missed while the subscription was away are counted from the listings.',
   ),
   alerts: std(
     'events',

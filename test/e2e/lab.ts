@@ -2,7 +2,7 @@
 // a gateway, tear it down, always, also when a test fails or the process is interrupted.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,18 @@ export class Lab {
       env: { ...process.env, ...this.extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 120_000,
+    });
+  }
+
+  /** `lab.sh traffic COUNT` in the background: resolves when the pings are through. */
+  trafficAsync(count: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        'bash',
+        [LAB, 'traffic', String(count)],
+        { env: { ...process.env, ...this.extraEnv }, timeout: 120_000 },
+        (err) => (err ? reject(err) : resolve()),
+      );
     });
   }
 
