@@ -209,7 +209,10 @@ cp deploy/debian/README.Debian "$D/strongswan-vici-group.conf" "$DOC/"
 for s in postinst prerm postrm; do cp "deploy/debian/$s" "$ROOT/DEBIAN/$s"; done
 [ ! -f deploy/debian/lintian-overrides ] || {
 	install -d "$ROOT/usr/share/lintian/overrides"
-	cp deploy/debian/lintian-overrides "$ROOT/usr/share/lintian/overrides/$PKG"
+	# The arch packages have no node_modules: without the overrides about them (lintian would call
+	# them unused).
+	awk -v RS= -v ORS='\n\n' -v arch="$ARCH" 'arch == "all" || !/node_modules/' deploy/debian/lintian-overrides |
+		sed '$d' >"$ROOT/usr/share/lintian/overrides/$PKG"
 }
 
 # copyright: this program and every bundled npm package with its license
