@@ -98,13 +98,16 @@ const FLAG_DOCS: FlagDoc[] = [
 export function usage(collectors: readonly Collector[]): string {
   const lines = [
     'usage: strongswan_exporter [flags]',
+    '       strongswan_exporter scrape [--output FILE] [flags]',
     '       strongswan_exporter query COMMAND [key=value ...] [--vici.address URI] [--vici.timeout 5s]',
     '',
     'Prometheus exporter for the strongSwan IPsec daemon (charon), over its VICI socket.',
     '',
     'Flags:',
   ];
-  const pad = (s: string) => s.padEnd(38);
+  // the longest flag and two spaces
+  const width = Math.max(...FLAG_DOCS.map((d) => d.flag.length)) + 2;
+  const pad = (s: string) => s.padEnd(width);
   for (const d of FLAG_DOCS) lines.push(`  ${pad(d.flag)}${d.help}${d.def ? ` (default: ${d.def})` : ''}`);
   lines.push('', 'Collectors (enable with --collector.NAME, disable with --no-collector.NAME):');
   for (const c of collectors) {
@@ -112,7 +115,11 @@ export function usage(collectors: readonly Collector[]): string {
       `  ${pad(`--[no-]collector.${c.name}`)}${c.help} (default: ${c.defaultEnabled ? 'enabled' : 'disabled'})`,
     );
   }
-  lines.push('', 'Debugging: `strongswan_exporter query --help`.', '');
+  lines.push(
+    '',
+    'One scrape: `strongswan_exporter scrape --help`. Debugging: `strongswan_exporter query --help`.',
+    '',
+  );
   return lines.join('\n');
 }
 

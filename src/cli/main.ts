@@ -1,7 +1,7 @@
 #!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=16 --expose-gc
 
-// The bin: `strongswan_exporter [flags]` serves metrics; `strongswan_exporter query ...` runs one
-// VICI command. The only place that calls process.exit; errors become one line on stderr.
+// The bin: `strongswan_exporter [flags]` serves metrics; `strongswan_exporter scrape ...` writes one
+// scrape; `strongswan_exporter query ...` runs one VICI command. The only place that calls process.exit; errors become one line on stderr.
 // 16 MiB semi-spaces (Node's documented default on 64-bit systems with a 2 GiB heap limit, pinned
 // here as the default shrinks with the limit): a scrape allocates ~33 KB per IKE SA that dies
 // young, and each scavenge costs about the same however little survives. 4 MiB ones (taken once for
@@ -26,6 +26,8 @@ if (tooOld !== undefined) {
 }
 const { runExporter } = await import('./exporter.js');
 const { runQuery } = await import('./query.js');
+const { runScrapeOnce } = await import('./scrape.js');
+const { COLLECTORS } = await import('../collectors/registry.js');
 
 function errorLine(err: unknown): string {
   if (err instanceof Error) return err.message;
@@ -39,6 +41,7 @@ process.on('unhandledRejection', (reason) => {
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'query') return runQuery(argv.slice(1));
+  if (argv[0] === 'scrape') return runScrapeOnce(argv.slice(1), COLLECTORS);
   return runExporter(argv);
 }
 

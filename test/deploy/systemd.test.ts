@@ -163,6 +163,53 @@ describe('deploy/systemd', () => {
     assert.ok(Number(level) <= 2.0, `exposure ${level}`);
   });
 
+  it('the textfile timer and service verify, and their command line is one the scrape subcommand takes', (t) => {
+    const svcText = fs.readFileSync(path.join(DIR, 'strongswan_exporter-textfile.service'), 'utf8');
+    const unit = parseUnit(svcText);
+    assert.equal(get(unit, 'Service', 'Type'), 'oneshot');
+    assert.equal(get(unit, 'Service', 'User'), 'strongswan-exporter');
+    assert.equal(get(unit, 'Service', 'SupplementaryGroups'), 'strongswan-vici');
+    const exec = get(unit, 'Service', 'ExecStart') ?? '';
+    assert.match(
+      exec,
+      /^\/usr\/bin\/strongswan_exporter scrape --output \/var\/lib\/prometheus\/node-exporter\/\S+\.prom /,
+    );
+    assert.equal(get(unit, 'Service', 'ReadWritePaths'), '/var/lib/prometheus/node-exporter');
+    assert.match(fs.readFileSync(DEFAULTS, 'utf8'), /^SCRAPE_ARGS=""$/m);
+    // The same command line, with the state directory and output here, is one the exporter takes.
+    const args = exec
+      .split(' ')
+      .slice(1)
+      .filter((a) => a !== '$SCRAPE_ARGS')
+      .map((a) =>
+        a.replace(`$\{STATE_DIRECTORY}`, tmp).replace(/^\/var\/lib\/prometheus\/node-exporter\//, `${tmp}/`),
+      );
+    const run = spawnSync(process.execPath, [CLI, ...args, '--vici.address', `unix://${tmp}/none.vici`], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(run.status, 1, run.stderr); // charon away: 1, not a usage error (2)
+    assert.match(fs.readFileSync(path.join(tmp, 'strongswan.prom'), 'utf8'), /^strongswan_up 0$/m);
+
+    const analyze = which('systemd-analyze');
+    if (!analyze) return t.skip('systemd-analyze is not installed (Debian package systemd)');
+    const bin = path.join(tmp, 'strongswan_exporter');
+    fs.writeFileSync(
+      bin,
+      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const svc = path.join(tmp, 'strongswan_exporter-textfile.service');
+    const timer = path.join(tmp, 'strongswan_exporter-textfile.timer');
+    fs.writeFileSync(svc, svcText.replace('ExecStart=/usr/bin/strongswan_exporter', `ExecStart=${bin}`));
+    fs.copyFileSync(path.join(DIR, 'strongswan_exporter-textfile.timer'), timer);
+    const r = spawnSync(analyze, ['verify', svc, timer], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'no warnings');
+  });
+
   it('systemd-sysusers creates the user and the socket group from the sysusers file', (t) => {
     const sysusers = which('systemd-sysusers');
     if (!sysusers) return t.skip('systemd-sysusers is not installed');
