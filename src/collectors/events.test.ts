@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeCharon } from '../../test/fake-charon/server.js';
@@ -569,6 +573,60 @@ describe('events collector: reconciling after the subscription was away', () => 
     } finally {
       ev.detach();
       await fake.close();
+    }
+  });
+});
+
+describe('events collector: shutdown with a state file while charon is away', () => {
+  it('writes the state as of the last scrape at once, without waiting out the timeout (a hung daemon)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'events-detach-'));
+    const fake = new FakeCharon();
+    await fake.listenUnix();
+    fake
+      .on('version', () => ({ response: VERSION_REPLY }))
+      .on('stats', () => ({ response: { uptime: { since: 'Dec  7 02:00:00 2026' } } }))
+      .on('list-sas', () => ({ response: {} }))
+      .on('list-conns', () => ({ response: {} }));
+    const file = path.join(dir, 'metrics.events.json');
+    const servers: net.Server[] = [];
+    const ev = events.attach?.({
+      address: fake.address,
+      timeoutMs: 3000,
+      log: quietLog,
+      stateFile: file,
+    }) as Collector & {
+      detach(): Promise<void>;
+      client: ViciClient;
+    };
+    try {
+      for (let i = 0; !ev.client.connected; i++) {
+        assert.ok(i < 300, 'subscribed at start');
+        await sleep(10);
+      }
+      await scrapeFake(fake, [ev]); // decides on the (missing) state file
+      await fake.close();
+      for (let i = 0; ev.client.connected; i++) {
+        assert.ok(i < 300, 'the loss is noticed');
+        await sleep(10);
+      }
+      // A daemon that accepts connections and never answers (hung) takes the socket's place.
+      const sock = fake.address.replace(/^unix:\/\//, '');
+      fs.mkdirSync(path.dirname(sock), { recursive: true });
+      const hung = net.createServer(() => {});
+      await new Promise<void>((r) => hung.listen(sock, r));
+      servers.push(hung);
+      for (let i = 0; !ev.client.connected; i++) {
+        assert.ok(i < 300, 'connected to it');
+        await sleep(10);
+      }
+      const t0 = Date.now();
+      await ev.detach();
+      assert.ok(Date.now() - t0 < 1000, `detach took ${Date.now() - t0} ms`);
+      assert.ok(fs.existsSync(file), 'the state file is written');
+    } finally {
+      for (const s of servers) s.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(path.dirname(fake.address.replace(/^unix:\/\//, '')), { recursive: true, force: true });
     }
   });
 });

@@ -1090,7 +1090,9 @@ class EventsCollector implements Collector {
     const file = this.stateFile;
     if (file === undefined || this.early !== undefined) return;
     this.lastSave = Date.now();
-    const since = await this.daemonStart(this.client, this.timeoutMs);
+    // (with charon away or not answering, the start it had when last seen: asking would only wait
+    // out the timeout)
+    const since = this.subscription !== -1 ? await this.daemonStart(this.client, this.timeoutMs) : null;
     if (since !== null) this.daemonSince = since;
     try {
       await writeStateFile(file, {
@@ -1175,19 +1177,21 @@ class EventsCollector implements Collector {
       const st = this.state;
       st.beginScrape();
       let listed = false;
-      try {
-        await this.client.stream(
-          'list-sas',
-          { noblock: 'yes' },
-          (msg) => {
-            for (const [conn, ike] of subSections(msg)) this.listed(st, conn, ike);
-          },
-          { timeoutMs: this.timeoutMs },
-        );
-        listed = true;
-      } catch {
-        // the daemon is away: the state as of the last scrape
-      }
+      // With charon away or not answering (no subscription), the state as of the last scrape, at once.
+      if (this.subscription !== -1)
+        try {
+          await this.client.stream(
+            'list-sas',
+            { noblock: 'yes' },
+            (msg) => {
+              for (const [conn, ike] of subSections(msg)) this.listed(st, conn, ike);
+            },
+            { timeoutMs: this.timeoutMs },
+          );
+          listed = true;
+        } catch {
+          // the daemon is away: the state as of the last scrape
+        }
       st.endScrape(listed);
       await this.saving;
       await this.save();

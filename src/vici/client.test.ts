@@ -375,6 +375,26 @@ describe('ViciClient.reconnectNow', () => {
     }
   });
 
+  it('keeps a subscription whose registration timed out, and registers it on a new connection', async () => {
+    const fake = new FakeCharon();
+    const address = await fake.listenUnix();
+    const c = new ViciClient({ address, timeoutMs: 300, backoffInitialMs: 50 });
+    const got: string[] = [];
+    try {
+      fake.silentRegistrations = 1;
+      await assert.rejects(
+        c.subscribe(['child-updown'], (_n, m) => got.push(str(m.n) as string)),
+        ViciTimeoutError,
+      );
+      await until(() => [...fake.conns].some((k) => k.registered.get('child-updown') === 1));
+      fake.broadcast('child-updown', { n: '1' });
+      await until(() => got.length === 1);
+    } finally {
+      c.close();
+      await fake.close();
+    }
+  });
+
   it('backs off again from the start when the daemon is still away', async () => {
     const fake = new FakeCharon();
     const address = await fake.listenUnix();

@@ -4,7 +4,7 @@
 
 import type { DecodeOptions } from './codec.js';
 import { type OpOptions, type StreamHandler, ViciConnection } from './connection.js';
-import { ViciCommandError, ViciConnectError } from './errors.js';
+import { ViciCommandError, ViciConnectError, ViciUnknownEventError } from './errors.js';
 import { str, type ViciInput, type ViciSection } from './message.js';
 import { decodePacketMessage, type RawPacket } from './packet.js';
 import { connectSocket, formatAddress, parseAddress, type ViciAddress } from './transport.js';
@@ -138,7 +138,10 @@ export class ViciClient {
       try {
         await this.ensureRegistered(conn, e, deadline);
       } catch (err) {
-        this.subscriptions.delete(e);
+        // Only a daemon that does not know the event ends the subscription; a registration that timed
+        // out is made again on a new connection.
+        if (err instanceof ViciUnknownEventError) this.subscriptions.delete(e);
+        else if (!conn.closed) conn.close();
         throw err;
       }
     }
@@ -240,6 +243,11 @@ export class ViciClient {
         this.backoffMs = this.opts.backoffInitialMs ?? 500;
       } catch (err) {
         if (conn.closed) return; // onClose schedules the next attempt
+        if (!(err instanceof ViciUnknownEventError)) {
+          // (a timeout, say): registered on a new connection, after the backoff
+          conn.close();
+          return;
+        }
         this.subscriptions.delete(e);
         this.opts.onSubscribeError?.(e, err as Error);
       }

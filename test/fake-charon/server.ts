@@ -101,6 +101,9 @@ export class FakeCharon {
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** How many of the next event registrations get no answer at all. */
+  silentRegistrations = 0;
+
   private accept(socket: net.Socket): void {
     const conn = new FakeConn(socket);
     this.conns.add(conn);
@@ -130,6 +133,10 @@ export class FakeCharon {
     const write = (b: Buffer) => conn.socket.write(b);
     switch (p.type) {
       case PacketType.EVENT_REGISTER:
+        if (this.silentRegistrations > 0) {
+          this.silentRegistrations--;
+          return; // never answered: the client's registration times out
+        }
         if (!this.knownEvents.has(name)) return void write(frame(PacketType.EVENT_UNKNOWN));
         conn.registered.set(name, (conn.registered.get(name) ?? 0) + 1);
         return void write(frame(PacketType.EVENT_CONFIRM));
