@@ -1,5 +1,5 @@
 // The single executable's stand-in for src/cli/main.ts's shebang (node flags and one environment
-// variable), imported before anything else so that server/target.ts finds `gc` when it is loaded.
+// variable), imported before the rest (server/target.ts looks `gc` up when it collects).
 // A single executable takes no node flags from its command line (they are the exporter's), but it
 // does read NODE_OPTIONS; in-process only --expose-gc can still be had: the flag set now exposes
 // `gc` in contexts made afterwards, and that function collects the whole heap, this context's too.
