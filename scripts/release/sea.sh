@@ -80,14 +80,16 @@ node_modules/.bin/esbuild src/cli/sea.ts --bundle --platform=node --format=cjs -
 	--define:STRONGSWAN_EXPORTER_VERSION="\"$VERSION\"" --legal-comments=none --log-level=warning \
 	--outfile="$BUILD/strongswan_exporter.cjs" || die "esbuild failed (see above)"
 
+# (paths relative to BUILD: the blob keeps the script's path, and so the same sources give the same
+# executable wherever they are checked out)
 cat >"$BUILD/sea-config.json" <<JSON
 {
-  "main": "$BUILD/strongswan_exporter.cjs",
-  "output": "$BUILD/sea-prep.blob",
+  "main": "strongswan_exporter.cjs",
+  "output": "sea-prep.blob",
   "disableExperimentalSEAWarning": true
 }
 JSON
-"$HOST_NODE" --experimental-sea-config "$BUILD/sea-config.json" >"$BUILD/blob.log" 2>&1 ||
+(cd "$BUILD" && "$HOST_NODE" --experimental-sea-config sea-config.json >blob.log 2>&1) ||
 	die "making the blob failed: $(tail -n 3 "$BUILD/blob.log")"
 
 EXE=$BUILD/strongswan_exporter
