@@ -18,6 +18,7 @@ import { loadWebConfig, type WebConfig } from '../server/web-config.js';
 import { VERSION } from '../version.js';
 import { parseAddress } from '../vici/index.js';
 import { type Config, parseFlags, UsageError, usage } from './flags.js';
+import { runtimeNotes } from './runtime-notes.js';
 
 function webState(cfg: WebConfig | undefined): WebState {
   if (cfg === undefined) return { gate: undefined, headers: {} };
@@ -115,6 +116,7 @@ export async function runExporter(argv: string[]): Promise<number> {
   const fds = cfg.systemdSocket ? systemdFds() : undefined;
 
   log.info({ version: VERSION, node: process.version }, 'starting strongswan_exporter');
+  for (const note of runtimeNotes) log.warn(note);
   // With --config.file, /metrics serves the daemon of --vici.address only when that flag was given.
   const target =
     cfg.configFile && !cfg.viciAddressSet

@@ -1,7 +1,8 @@
 #!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=16 --expose-gc
 
 // The bin: `strongswan_exporter [flags]` serves metrics; `strongswan_exporter scrape ...` writes one
-// scrape; `strongswan_exporter query ...` runs one VICI command. The only place that calls process.exit; errors become one line on stderr.
+// scrape; `strongswan_exporter query ...` runs one VICI command. With src/cli/run.ts, the only place
+// that calls process.exit; errors become one line on stderr.
 // 16 MiB semi-spaces (Node's documented default on 64-bit systems with a 2 GiB heap limit, pinned
 // here as the default shrinks with the limit): a scrape allocates ~33 KB per IKE SA that dies
 // young, and each scavenge costs about the same however little survives. 4 MiB ones (taken once for
@@ -24,33 +25,6 @@ if (tooOld !== undefined) {
   process.stderr.write(`strongswan_exporter: ${tooOld}\n`);
   process.exit(1);
 }
-const { runExporter } = await import('./exporter.js');
-const { runQuery } = await import('./query.js');
-const { runScrapeOnce } = await import('./scrape.js');
-const { COLLECTORS } = await import('../collectors/registry.js');
-
-function errorLine(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
-
-// A bug of ours must not take the exporter down, nor go unnoticed: log it, keep serving.
-process.on('unhandledRejection', (reason) => {
-  process.stderr.write(`strongswan_exporter: internal error (unhandled rejection): ${errorLine(reason)}\n`);
-});
-
-async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'query') return runQuery(argv.slice(1));
-  if (argv[0] === 'scrape') return runScrapeOnce(argv.slice(1), COLLECTORS);
-  return runExporter(argv);
-}
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== 0 || process.exitCode === undefined) process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`strongswan_exporter: ${errorLine(err)}\n`);
-    process.exit(typeof err === 'object' && err !== null && 'exitCode' in err ? Number(err.exitCode) : 1);
-  },
-);
+// The rest (src/cli/run.ts) is shared with the single executable's entry (src/cli/sea.ts).
+const { start } = await import('./run.js');
+start(process.argv.slice(2));

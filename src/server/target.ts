@@ -38,8 +38,11 @@ export interface TargetOptions {
  */
 export const GC_AFTER_SAMPLES = 100_000;
 
-/** `gc` exists only when node runs with --expose-gc. */
-const fullGc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+/**
+ * `gc` exists only when node runs with --expose-gc or src/cli/sea-runtime.ts exposed it; looked up
+ * when called, so that it does not matter which module a bundle evaluates first.
+ */
+const fullGc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 export class ScrapeOutcome {
   /** Responses made from this outcome, by kind (format, compression): shared by every joined scrape. */
