@@ -189,11 +189,15 @@ if [ "$ARCH" = all ]; then
 else
 	install -m 0755 "$EXECUTABLE" "$ROOT$PREFIX/$BIN"
 	# Node's flags cannot be given on the command line of a single executable (its arguments are all
-	# the program's); the environment can, and glibc reads MALLOC_MMAP_THRESHOLD_ only at start-up.
+	# the program's); the environment can (NODE_OPTIONS; --expose-gc the executable sets itself), and
+	# glibc reads MALLOC_MMAP_THRESHOLD_ only at start-up.
+	SEA_OPTIONS=()
+	for f in "${NODE_FLAGS[@]}"; do [ "$f" = --expose-gc ] || SEA_OPTIONS+=("$f"); done
 	{
 		echo '#!/bin/sh'
 		echo '# strongswan_exporter as a single executable, with the environment of its shebang.'
 		for e in "${ENV_ASSIGN[@]}"; do echo "export $e"; done
+		echo "export NODE_OPTIONS=\"${SEA_OPTIONS[*]}\${NODE_OPTIONS:+ \$NODE_OPTIONS}\""
 		echo "exec $PREFIX/$BIN \"\$@\""
 	} >"$ROOT/usr/bin/$BIN"
 fi

@@ -39,7 +39,8 @@ out_dir() {
 # (run one after the other into the same OUTDIR) end with one file that lists them all.
 write_sums() {
 	local d=$1 files
-	files=$(cd "$d" && find . -maxdepth 1 -type f \( -name 'strongswan_exporter-*.tar.gz' -o -name 'strongswan_exporter-*.tar' \) -printf '%f\n' | LC_ALL=C sort)
+	files=$(cd "$d" && find . -maxdepth 1 -type f \( -name 'strongswan_exporter-*.tar.gz' -o -name 'strongswan_exporter-*.tar' \
+		-o -name 'strongswan_exporter-*.tgz' -o -name 'strongswan-exporter_*.deb' \) -printf '%f\n' | LC_ALL=C sort)
 	[ -n "$files" ] || return 0
 	# shellcheck disable=SC2086
 	(cd "$d" && sha256sum $files >SHA256SUMS.new && mv SHA256SUMS.new SHA256SUMS) || die "cannot write $d/SHA256SUMS"

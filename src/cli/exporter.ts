@@ -18,7 +18,6 @@ import { loadWebConfig, type WebConfig } from '../server/web-config.js';
 import { VERSION } from '../version.js';
 import { parseAddress } from '../vici/index.js';
 import { type Config, parseFlags, UsageError, usage } from './flags.js';
-import { runtimeNotes } from './runtime-notes.js';
 
 function webState(cfg: WebConfig | undefined): WebState {
   if (cfg === undefined) return { gate: undefined, headers: {} };
@@ -90,7 +89,8 @@ class TargetSet {
   }
 }
 
-export async function runExporter(argv: string[]): Promise<number> {
+/** The server; `runtimeNotes`: warnings about the runtime (single executable), logged at start. */
+export async function runExporter(argv: string[], runtimeNotes: readonly string[] = []): Promise<number> {
   const cfg: Config = parseFlags(argv, COLLECTORS);
   if (cfg.help) {
     process.stdout.write(usage(COLLECTORS));

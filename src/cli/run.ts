@@ -11,19 +11,22 @@ function errorLine(err: unknown): string {
   return String(err);
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], notes: readonly string[]): Promise<number> {
   if (argv[0] === 'query') return runQuery(argv.slice(1));
   if (argv[0] === 'scrape') return runScrapeOnce(argv.slice(1), COLLECTORS);
-  return runExporter(argv);
+  return runExporter(argv, notes);
 }
 
-/** Runs the bin with its arguments (without node's and the script's); the only place that exits. */
-export function start(argv: string[]): void {
+/**
+ * Runs the bin with its arguments (without node's and the script's); the only place that exits.
+ * `notes`: warnings about the runtime, logged when the server starts.
+ */
+export function start(argv: string[], notes: readonly string[] = []): void {
   // A bug of ours must not take the exporter down, nor go unnoticed: log it, keep serving.
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(`strongswan_exporter: internal error (unhandled rejection): ${errorLine(reason)}\n`);
   });
-  main(argv).then(
+  main(argv, notes).then(
     (code) => {
       if (code !== 0 || process.exitCode === undefined) process.exitCode = code;
     },
