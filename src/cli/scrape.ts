@@ -130,14 +130,19 @@ export async function runScrapeOnce(
 /** Write to a stream; a reader that went away (EPIPE) ends the run quietly, as for `query`. */
 function writeOut(out: NodeJS.WritableStream, chunks: Buffer[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
+    let settled = false;
+    // The listener stays: the writes queued before the reader went away fail one after the other,
+    // after this has settled.
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
       if (err.code === 'EPIPE') resolve();
       else reject(new Error(`scrape: writing the output failed: ${err.message}`));
-    };
-    out.once('error', onError);
+    });
     for (const c of chunks) out.write(c);
     out.write('', () => {
-      out.removeListener('error', onError);
+      if (settled) return;
+      settled = true;
       resolve();
     });
   });
