@@ -189,11 +189,14 @@ if [ "$ARCH" = all ]; then
 else
 	install -m 0755 "$EXECUTABLE" "$ROOT$PREFIX/$BIN"
 	# Node's flags cannot be given on the command line of a single executable (its arguments are all
-	# the program's); the environment can, and glibc reads MALLOC_MMAP_THRESHOLD_ only at start-up.
+	# the program's), so they go into NODE_OPTIONS, before the caller's own so that those win; glibc
+	# reads MALLOC_MMAP_THRESHOLD_ only at start-up, so the environment is its only way in as well.
 	{
 		echo '#!/bin/sh'
-		echo '# strongswan_exporter as a single executable, with the environment of its shebang.'
+		echo '# strongswan_exporter as a single executable, with the flags and environment of its shebang.'
 		for e in "${ENV_ASSIGN[@]}"; do echo "export $e"; done
+		[ "${#NODE_FLAGS[@]}" -eq 0 ] ||
+			echo "export NODE_OPTIONS=\"${NODE_FLAGS[*]}\${NODE_OPTIONS:+ \$NODE_OPTIONS}\""
 		echo "exec $PREFIX/$BIN \"\$@\""
 	} >"$ROOT/usr/bin/$BIN"
 fi
