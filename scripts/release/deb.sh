@@ -212,9 +212,10 @@ cp deploy/debian/README.Debian "$D/strongswan-vici-group.conf" "$DOC/"
 for s in postinst prerm postrm; do cp "deploy/debian/$s" "$ROOT/DEBIAN/$s"; done
 [ ! -f deploy/debian/lintian-overrides ] || {
 	install -d "$ROOT/usr/share/lintian/overrides"
-	# The arch packages have no node_modules: without the overrides about them (lintian would call
-	# them unused).
-	awk -v RS= -v ORS='\n\n' -v arch="$ARCH" 'arch == "all" || !/node_modules/' deploy/debian/lintian-overrides |
+	# Each package without the overrides about what it does not have (lintian would call them
+	# unused): the arch packages have no node_modules, the _all package no executable of its own.
+	awk -v RS= -v ORS='\n\n' -v arch="$ARCH" -v exe="[${PREFIX#/}/$BIN]" \
+		'arch == "all" ? !index($0, exe) : !/node_modules/' deploy/debian/lintian-overrides |
 		sed '$d' >"$ROOT/usr/share/lintian/overrides/$PKG"
 }
 
