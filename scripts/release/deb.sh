@@ -189,15 +189,14 @@ if [ "$ARCH" = all ]; then
 else
 	install -m 0755 "$EXECUTABLE" "$ROOT$PREFIX/$BIN"
 	# Node's flags cannot be given on the command line of a single executable (its arguments are all
-	# the program's); the environment can (NODE_OPTIONS; --expose-gc the executable sets itself), and
-	# glibc reads MALLOC_MMAP_THRESHOLD_ only at start-up.
-	SEA_OPTIONS=()
-	for f in "${NODE_FLAGS[@]}"; do [ "$f" = --expose-gc ] || SEA_OPTIONS+=("$f"); done
+	# the program's), so they go into NODE_OPTIONS, before the caller's own so that those win; glibc
+	# reads MALLOC_MMAP_THRESHOLD_ only at start-up, so the environment is its only way in as well.
 	{
 		echo '#!/bin/sh'
-		echo '# strongswan_exporter as a single executable, with the environment of its shebang.'
+		echo '# strongswan_exporter as a single executable, with the flags and environment of its shebang.'
 		for e in "${ENV_ASSIGN[@]}"; do echo "export $e"; done
-		echo "export NODE_OPTIONS=\"${SEA_OPTIONS[*]}\${NODE_OPTIONS:+ \$NODE_OPTIONS}\""
+		[ "${#NODE_FLAGS[@]}" -eq 0 ] ||
+			echo "export NODE_OPTIONS=\"${NODE_FLAGS[*]}\${NODE_OPTIONS:+ \$NODE_OPTIONS}\""
 		echo "exec $PREFIX/$BIN \"\$@\""
 	} >"$ROOT/usr/bin/$BIN"
 fi
@@ -213,9 +212,10 @@ cp deploy/debian/README.Debian "$D/strongswan-vici-group.conf" "$DOC/"
 for s in postinst prerm postrm; do cp "deploy/debian/$s" "$ROOT/DEBIAN/$s"; done
 [ ! -f deploy/debian/lintian-overrides ] || {
 	install -d "$ROOT/usr/share/lintian/overrides"
-	# The arch packages have no node_modules: without the overrides about them (lintian would call
-	# them unused).
-	awk -v RS= -v ORS='\n\n' -v arch="$ARCH" 'arch == "all" || !/node_modules/' deploy/debian/lintian-overrides |
+	# Each package without the overrides about what it does not have (lintian would call them
+	# unused): the arch packages have no node_modules, the _all package no executable of its own.
+	awk -v RS= -v ORS='\n\n' -v arch="$ARCH" -v exe="[${PREFIX#/}/$BIN]" \
+		'arch == "all" ? !index($0, exe) : !/node_modules/' deploy/debian/lintian-overrides |
 		sed '$d' >"$ROOT/usr/share/lintian/overrides/$PKG"
 }
 
