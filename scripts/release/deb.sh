@@ -17,6 +17,8 @@
 # Every build starts from the tracked and new files of this checkout (no node_modules, no dist), runs
 # `npm ci` and `npm run build` there, and installs the production dependencies with
 # `npm ci --omit=dev` in a directory of their own, so nothing of the developer's tree leaks in.
+# DEB_BUILD_FROM=DIR takes that build from DIR instead (OUTDIR/build/deb-all of a deb.sh run of this
+# checkout: release.sh builds once for its three packages).
 # Needs: node and npm (for the build, not on the target), dpkg-deb, git, and for the arch packages
 # readelf (binutils). DEB_MAINTAINER overrides the Maintainer field (default: HEAD's author).
 # shellcheck disable=SC2015 # [ a ] && [ b ] || die: die when either test fails
@@ -92,13 +94,22 @@ fi
 # ---------------------------------------------------------------- build from a clean tree
 
 rm -rf -- "$WORK"
-mkdir -p "$WORK/src" "$WORK/prod" "$ROOT"
-log "copying the checkout (tracked and new files) to $WORK/src"
-git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$WORK/src"
-log "npm ci && npm run build"
-(cd "$WORK/src" && npm ci --ignore-scripts --no-audit --no-fund >&2 && npm run --silent build >&2) ||
-	die "the build failed (see above)"
-MAIN=$WORK/src/dist/src/cli/main.js
+mkdir -p "$ROOT"
+BUILD=$WORK
+if [ -n "${DEB_BUILD_FROM:-}" ]; then
+	BUILD=${DEB_BUILD_FROM%/}
+	[ -f "$BUILD/src/dist/src/cli/main.js" ] && [ -d "$BUILD/prod/node_modules" ] ||
+		die "DEB_BUILD_FROM=$BUILD holds no build of deb.sh (src/dist and prod/node_modules)"
+	log "taking the build and the production dependencies from $BUILD"
+else
+	mkdir -p "$BUILD/src" "$BUILD/prod"
+	log "copying the checkout (tracked and new files) to $BUILD/src"
+	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$BUILD/src"
+	log "npm ci && npm run build"
+	(cd "$BUILD/src" && npm ci --ignore-scripts --no-audit --no-fund >&2 && npm run --silent build >&2) ||
+		die "the build failed (see above)"
+fi
+MAIN=$BUILD/src/dist/src/cli/main.js
 [ -f "$MAIN" ] || die "the build made no dist/src/cli/main.js"
 
 # The node flags and environment the program runs with are those of main.ts's shebang, e.g.
@@ -130,17 +141,17 @@ done
 
 # Both packages carry the production dependencies: as files, or inside the single executable (whose
 # copyright file lists them from here).
-{
+[ -n "${DEB_BUILD_FROM:-}" ] || {
 	log "npm ci --omit=dev (production dependencies only)"
-	cp package.json package-lock.json "$WORK/prod/"
+	cp package.json package-lock.json "$BUILD/prod/"
 	# --ignore-scripts: no dependency has install scripts (all are plain JavaScript, hence
 	# Architecture: all), and the package's own prepare (tsc) is a devDependency's.
-	(cd "$WORK/prod" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >&2) ||
+	(cd "$BUILD/prod" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >&2) ||
 		die "npm ci --omit=dev failed (see above)"
 	for dev in $(node -p 'Object.keys(require("./package.json").devDependencies ?? {}).join(" ")'); do
-		[ ! -e "$WORK/prod/node_modules/$dev" ] || die "devDependency $dev is in the production node_modules"
+		[ ! -e "$BUILD/prod/node_modules/$dev" ] || die "devDependency $dev is in the production node_modules"
 	done
-	if find "$WORK/prod/node_modules" -name '*.node' -o -name binding.gyp | grep -q .; then
+	if find "$BUILD/prod/node_modules" -name '*.node' -o -name binding.gyp | grep -q .; then
 		die "a production dependency has native code: it cannot go into an Architecture: all package"
 	fi
 }
@@ -153,9 +164,9 @@ install -d "$ROOT/DEBIAN" "$ROOT$PREFIX" "$ROOT/usr/bin" "$ROOT/usr/lib/systemd/
 if [ "$ARCH" = all ]; then
 	cp package.json "$ROOT$PREFIX/"
 	# dist/src without the tests and source maps, as the npm package's "files" has it
-	(cd "$WORK/src/dist" && find src -type f -name '*.js' ! -name '*.test.js' -print0 |
+	(cd "$BUILD/src/dist" && find src -type f -name '*.js' ! -name '*.test.js' -print0 |
 		tar --null -T - -cf -) | tar -xf - -C "$ROOT$PREFIX" --one-top-level=dist
-	cp -a "$WORK/prod/node_modules" "$ROOT$PREFIX/"
+	cp -a "$BUILD/prod/node_modules" "$ROOT$PREFIX/"
 	# What runs nothing at run time: the dependencies' tests, benchmarks, examples, CI files, type
 	# declarations, source maps, docs, their command-line tools ("bin" of their package.json), and
 	# their license files, whose copyright lines and terms the package's copyright file carries
@@ -220,9 +231,9 @@ for s in postinst prerm postrm; do cp "deploy/debian/$s" "$ROOT/DEBIAN/$s"; done
 }
 
 # copyright: this program and every bundled npm package with its license
-copyright_args=("$WORK/prod/node_modules" "$PREFIX")
+copyright_args=("$BUILD/prod/node_modules" "$PREFIX")
 [ "$ARCH" = all ] || copyright_args+=("$PREFIX/$BIN")
-node "$WORK/src/dist/scripts/release/deb-copyright.js" "${copyright_args[@]}" >"$DOC/copyright" ||
+node "$BUILD/src/dist/scripts/release/deb-copyright.js" "${copyright_args[@]}" >"$DOC/copyright" ||
 	die "could not write the copyright file (see above)"
 
 DATE=$(LC_ALL=C date -u -R -d "@$EPOCH")
