@@ -585,22 +585,25 @@ start_charon_proc() {
 }
 
 stop_charon_proc() {
-	local gw=$1 pid i
+	local gw=$1 pid
 	pid=$(charon_pid "$gw") || { rm -f "$LAB_DIR/$gw/charon.pid" "$(vici_path "$gw")"; return 0; }
 	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		proc_alive "$pid" || break
-		sleep 0.05
-	done
+	wait_dead "$pid" 100
 	if proc_alive "$pid"; then
 		kill -KILL "$pid" 2>/dev/null || true
-		for ((i = 0; i < 40; i++)); do
-			proc_alive "$pid" || break
-			sleep 0.05
-		done
+		wait_dead "$pid" 40
 	fi
 	wait_reaped "$pid"
 	rm -f "$LAB_DIR/$gw/charon.pid" "$(vici_path "$gw")"
+}
+
+# wait until process PID is gone, at most N times 50 ms
+wait_dead() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		proc_alive "$1" || return 0
+		sleep 0.05
+	done
 }
 
 load_all() {
@@ -934,14 +937,11 @@ cmd_stop_charon() {
 # SIGKILL: the daemon ends without a word (no down events, no last reading of its counters).
 cmd_kill_charon() {
 	need_root
-	local gw=${1:-} pid i
+	local gw=${1:-} pid
 	ns_of "$gw" >/dev/null
 	pid=$(charon_pid "$gw") || die "$gw charon is not running"
 	kill -KILL "$pid"
-	for ((i = 0; i < 40; i++)); do
-		proc_alive "$pid" || break
-		sleep 0.05
-	done
+	wait_dead "$pid" 40
 	wait_reaped "$pid"
 	rm -f "$LAB_DIR/$gw/charon.pid" "$(vici_path "$gw")"
 }

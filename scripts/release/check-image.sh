@@ -95,7 +95,7 @@ VERSION=$(project_version)
 NAME=strongswan_exporter:$VERSION
 ARCHIVE=$OUT/strongswan_exporter-$VERSION-image-amd64.tar
 export WANT_VERSION="strongswan_exporter $VERSION (node v$NODE_VERSION)"
-t0=$SECONDS
+CHECK_T0=$SECONDS
 
 missing=()
 for t in buildah podman debootstrap curl; do command -v "$t" >/dev/null || missing+=("$t"); done
@@ -111,16 +111,7 @@ cleanup() {
 	trap - EXIT
 	bash scripts/lab.sh down >/dev/null 2>&1 || log "lab.sh down failed"
 	rm -rf --one-file-system -- "$WORK"
-	if [ "$rc" = 0 ]; then
-		log "passed in $((SECONDS - t0)) s"
-	else
-		log "FAILED (exit $rc) after $((SECONDS - t0)) s: ${FAILED:-see the lines above}"
-	fi
-	exit "$rc"
-}
-fail() {
-	FAILED=$*
-	exit 1
+	check_exit "$rc"
 }
 rm -rf --one-file-system -- "$WORK"
 mkdir -p "$WORK"

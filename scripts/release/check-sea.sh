@@ -33,7 +33,7 @@ export LAB_PREFIX=${LAB_PREFIX:-sswsea-}
 LAB_DIR=${LAB_DIR%/}
 VERSION=$(project_version)
 SUITE=bookworm
-t0=$SECONDS
+CHECK_T0=$SECONDS
 
 # ---------------------------------------------------------------- what it needs
 
@@ -88,16 +88,7 @@ cleanup() {
 	else
 		rm -rf --one-file-system -- "$WORK"
 	fi
-	if [ "$rc" = 0 ]; then
-		log "passed in $((SECONDS - t0)) s"
-	else
-		log "FAILED (exit $rc) after $((SECONDS - t0)) s: ${FAILED:-see the lines above}"
-	fi
-	exit "$rc"
-}
-fail() {
-	FAILED=$*
-	exit 1
+	check_exit "$rc"
 }
 rm -rf --one-file-system -- "$WORK"
 mkdir -p "$WORK"

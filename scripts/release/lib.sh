@@ -20,6 +20,23 @@ die() {
 	exit 1
 }
 
+# A check's failure: its reason becomes the last line (check_exit), whatever runs on the way out.
+fail() {
+	FAILED=$*
+	exit 1
+}
+
+# A check's last line, and its exit status rc: passed, or what failed (started at CHECK_T0)
+check_exit() {
+	local rc=$1
+	if [ "$rc" = 0 ]; then
+		log "passed in $((SECONDS - CHECK_T0)) s"
+	else
+		log "FAILED (exit $rc) after $((SECONDS - CHECK_T0)) s: ${FAILED:-see the lines above}"
+	fi
+	exit "$rc"
+}
+
 # VERSION from package.json, checked to be a plain version (it becomes part of file names)
 project_version() {
 	local v

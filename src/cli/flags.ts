@@ -133,8 +133,11 @@ export function parseListenAddress(s: string): ListenAddress {
   return { host: host === '' ? undefined : host, port };
 }
 
-export function parseFlags(argv: string[], registry: readonly Collector[]): Config {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+type OptionSpecs = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
+
+/** The server's flags for node:util's parseArgs, the --[no-]collector.NAME ones from the registry. */
+export function optionSpecs(registry: readonly Collector[]): OptionSpecs {
+  const options: OptionSpecs = {
     'vici.address': { type: 'string' },
     'vici.timeout': { type: 'string' },
     'web.listen-address': { type: 'string', multiple: true },
@@ -154,12 +157,24 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
     options[`collector.${c.name}`] = { type: 'boolean' };
     options[`no-collector.${c.name}`] = { type: 'boolean' };
   }
-  let parsed: ReturnType<typeof parseArgs>;
+  return options;
+}
+
+/** parseArgs, strict, with tokens; a bad flag is a UsageError of one line ending in `hint`. */
+export function parseStrict(
+  argv: string[],
+  options: OptionSpecs,
+  hint: string,
+): ReturnType<typeof parseArgs> {
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see --help)`);
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} ${hint}`);
   }
+}
+
+export function parseFlags(argv: string[], registry: readonly Collector[]): Config {
+  const parsed = parseStrict(argv, optionSpecs(registry), '(see --help)');
   const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const str = (k: string, def: string) => (typeof v[k] === 'string' ? (v[k] as string) : def);
 

@@ -4,11 +4,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Collector } from '../collectors/collector.js';
 import { createLogger } from '../log.js';
 import { Target } from '../server/target.js';
-import { parseFlags, UsageError } from './flags.js';
+import { optionSpecs, parseFlags, parseStrict, UsageError } from './flags.js';
 
 export const SCRAPE_USAGE = `usage: strongswan_exporter scrape [--output FILE] [flags]
 
@@ -30,41 +29,30 @@ Flags:
   --log.level LEVEL, --log.format FORMAT as for the server (logs go to standard error)
 `;
 
-/** The server's flags that have a meaning for one scrape. */
+/** The server's flags that have a meaning for one scrape (besides --[no-]collector.NAME). */
 const SCRAPE_FLAGS = [
   'vici.address',
   'vici.timeout',
   'log.level',
   'log.format',
   'privacy.hide-remote-identities',
-  'collector.events.state-directory',
 ];
+
+function scrapeFlag(name: string): boolean {
+  return SCRAPE_FLAGS.includes(name) || name.startsWith('collector.') || name.startsWith('no-collector.');
+}
 
 export async function runScrapeOnce(
   argv: string[],
   registry: readonly Collector[],
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
-    output: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-    'vici.address': { type: 'string' },
-    'vici.timeout': { type: 'string' },
-    'log.level': { type: 'string' },
-    'log.format': { type: 'string' },
-    'privacy.hide-remote-identities': { type: 'boolean' },
-    'collector.events.state-directory': { type: 'string' },
-  };
-  for (const c of registry) {
-    options[`collector.${c.name}`] = { type: 'boolean' };
-    options[`no-collector.${c.name}`] = { type: 'boolean' };
-  }
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
-  } catch (err) {
-    throw new UsageError(`scrape: ${(err as Error).message.split('\n')[0]} (see scrape --help)`);
-  }
+  // the server's flags that have a meaning for one scrape, and its own
+  const server = optionSpecs(registry);
+  const options = Object.fromEntries(Object.entries(server).filter(([name]) => scrapeFlag(name)));
+  options.output = { type: 'string' };
+  options.help = { type: 'boolean', short: 'h' };
+  const parsed = parseStrict(argv, options, '(see scrape --help)');
   if (parsed.values.help === true) {
     out.write(SCRAPE_USAGE);
     return 0;

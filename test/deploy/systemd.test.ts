@@ -123,10 +123,12 @@ describe('deploy/systemd', () => {
     assert.match(help.stdout, /--collector\.events\.state-directory=DIR/);
   });
 
-  it('systemd-analyze verify accepts both units without a warning', (t) => {
-    const analyze = which('systemd-analyze');
-    if (!analyze) return t.skip('systemd-analyze is not installed (Debian package systemd)');
-    // The real ExecStart (/usr/bin/strongswan_exporter) is not installed here: point it at the build.
+  /**
+   * `systemd-analyze verify` on copies of the units (name, text) whose ExecStart points at the build
+   * (the real /usr/bin/strongswan_exporter is not installed here): no error, no warning. Returns the
+   * first copy's path.
+   */
+  function verifyClean(analyze: string, units: [string, string][]): string {
     const bin = path.join(tmp, 'strongswan_exporter');
     fs.writeFileSync(
       bin,
@@ -135,13 +137,24 @@ describe('deploy/systemd', () => {
         mode: 0o755,
       },
     );
-    const svc = path.join(tmp, 'strongswan_exporter.service');
-    const sock = path.join(tmp, 'strongswan_exporter.socket');
-    fs.writeFileSync(svc, serviceText.replace('ExecStart=/usr/bin/strongswan_exporter', `ExecStart=${bin}`));
-    fs.copyFileSync(SOCKET, sock);
-    const r = spawnSync(analyze, ['verify', svc, sock], { encoding: 'utf8', timeout: 60_000 });
+    const files = units.map(([name, text]) => {
+      const f = path.join(tmp, name);
+      fs.writeFileSync(f, text.replace('ExecStart=/usr/bin/strongswan_exporter', `ExecStart=${bin}`));
+      return f;
+    });
+    const r = spawnSync(analyze, ['verify', ...files], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'no warnings');
+    return files[0] as string;
+  }
+
+  it('systemd-analyze verify accepts both units without a warning', (t) => {
+    const analyze = which('systemd-analyze');
+    if (!analyze) return t.skip('systemd-analyze is not installed (Debian package systemd)');
+    const svc = verifyClean(analyze, [
+      ['strongswan_exporter.service', serviceText],
+      ['strongswan_exporter.socket', socketText],
+    ]);
 
     // The same check does notice a broken unit (so that silence above means something).
     const bad = path.join(tmp, 'broken.service');
@@ -193,21 +206,13 @@ describe('deploy/systemd', () => {
 
     const analyze = which('systemd-analyze');
     if (!analyze) return t.skip('systemd-analyze is not installed (Debian package systemd)');
-    const bin = path.join(tmp, 'strongswan_exporter');
-    fs.writeFileSync(
-      bin,
-      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`,
-      {
-        mode: 0o755,
-      },
-    );
-    const svc = path.join(tmp, 'strongswan_exporter-textfile.service');
-    const timer = path.join(tmp, 'strongswan_exporter-textfile.timer');
-    fs.writeFileSync(svc, svcText.replace('ExecStart=/usr/bin/strongswan_exporter', `ExecStart=${bin}`));
-    fs.copyFileSync(path.join(DIR, 'strongswan_exporter-textfile.timer'), timer);
-    const r = spawnSync(analyze, ['verify', svc, timer], { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'no warnings');
+    verifyClean(analyze, [
+      ['strongswan_exporter-textfile.service', svcText],
+      [
+        'strongswan_exporter-textfile.timer',
+        fs.readFileSync(path.join(DIR, 'strongswan_exporter-textfile.timer'), 'utf8'),
+      ],
+    ]);
   });
 
   it('systemd-sysusers creates the user and the socket group from the sysusers file', (t) => {

@@ -65,6 +65,25 @@ describe('nothing lost, nothing counted twice (real lab, counted traffic)', { ti
     await scrape();
   };
 
+  /**
+   * 3 pings, a scrape, 4 pings, then `disrupt` gw1's charon; once site is up again and settled,
+   * 2 pings: the scrapes before and after.
+   */
+  const aroundCharon = async (disrupt: () => void): Promise<{ p0: Parsed; p: Parsed }> => {
+    const p0 = await scrape();
+    lab.lab('traffic', '3');
+    await scrape();
+    lab.lab('traffic', '4');
+    disrupt();
+    await waitFor(
+      'site up again',
+      async () => value(await scrape(), 'strongswan_conn_up', { conn: 'site' }) === 1,
+    );
+    await settle();
+    lab.lab('traffic', '2');
+    return { p0, p: await scrape() };
+  };
+
   before(async () => {
     lab.up();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-continuity-'));
@@ -175,18 +194,7 @@ describe('nothing lost, nothing counted twice (real lab, counted traffic)', { ti
   });
 
   it('charon stopped and started: traffic exact, one down and one up', async () => {
-    const p0 = await scrape();
-    lab.lab('traffic', '3');
-    await scrape();
-    lab.lab('traffic', '4');
-    lab.lab('restart-charon', 'gw1');
-    await waitFor(
-      'site up again',
-      async () => value(await scrape(), 'strongswan_conn_up', { conn: 'site' }) === 1,
-    );
-    await settle();
-    lab.lab('traffic', '2');
-    const p = await scrape();
+    const { p0, p } = await aroundCharon(() => lab.lab('restart-charon', 'gw1'));
     for (const child of CHILDREN)
       assert.deepEqual(
         bytes(p, child),
@@ -197,19 +205,11 @@ describe('nothing lost, nothing counted twice (real lab, counted traffic)', { ti
   });
 
   it('charon killed (SIGKILL): short by no more than what passed since the last scrape; its downs counted from the listings', async (t) => {
-    const p0 = await scrape();
-    lab.lab('traffic', '3');
-    await scrape();
-    lab.lab('traffic', '4'); // after the last reading: a killed daemon never tells
-    lab.lab('kill-charon', 'gw1');
-    lab.lab('start-charon', 'gw1');
-    await waitFor(
-      'site up again',
-      async () => value(await scrape(), 'strongswan_conn_up', { conn: 'site' }) === 1,
-    );
-    await settle();
-    lab.lab('traffic', '2');
-    const p = await scrape();
+    // the 4 pings after the last reading: a killed daemon never tells
+    const { p0, p } = await aroundCharon(() => {
+      lab.lab('kill-charon', 'gw1');
+      lab.lab('start-charon', 'gw1');
+    });
     const sent = 9 * PING;
     for (const child of CHILDREN) {
       const got = {
