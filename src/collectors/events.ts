@@ -81,14 +81,18 @@ const S_FLAGS = 7;
 const S_BORN = 8;
 const S_INTS = 9;
 
-/** An IKE SA's row, 6 integers: its connection's row, its SPI, listed in, absent, F_ flags, born. */
+/**
+ * An IKE SA's row, 7 integers: its connection's row, its SPI, listed in, absent, F_ flags, born, and
+ * the id of the IKE SA an ike-rekey event said it was rekeyed into (-1: none).
+ */
 const I_CONN = 0;
 const I_SPI = 1;
 const I_LISTED_IN = 2;
 const I_ABSENT = 3;
 const I_FLAGS = 4;
 const I_BORN = 5;
-const I_INTS = 6;
+const I_NEXT = 6;
+const I_INTS = 7;
 
 // Flags of an SA's row. Each SA's start and end are counted once, by its event or, when the
 // subscription was away, by the listings (reconciliation); whichever comes second sees the flag.
@@ -187,8 +191,8 @@ export interface EventSnapshot {
    * its IKE SA's id (-1: not known), flags.
    */
   sas: [number | string, number, number, number, number[], number[], number, number, number, number][];
-  /** Per IKE SA: id, SPI, connection, flags, absent. */
-  ikes: [number | string, number, string, number, number][];
+  /** Per IKE SA: id, SPI, connection, flags, absent, the id it was rekeyed into (-1: none). */
+  ikes: [number | string, number, string, number, number, number][];
   /** Alerts by type. */
   alerts: Record<string, number>;
 }
@@ -385,6 +389,7 @@ export class EventState {
     this.ikeInt[i + I_ABSENT] = 0;
     this.ikeInt[i + I_FLAGS] = listed && this.predates(ike, 'established') ? F_START : 0;
     this.ikeInt[i + I_BORN] = this.scrapeNo;
+    this.ikeInt[i + I_NEXT] = -1;
     this.ikeKeys[r] = id;
     this.ikes.set(id, r);
     return r;
@@ -498,6 +503,8 @@ export class EventState {
     } else if (name === 'ike-rekey') {
       const o = isSectionValue(sa.old) ? I_INTS * this.ikeEntry(conn, sa.old) + I_FLAGS : -1;
       const n = isSectionValue(sa.new) ? I_INTS * this.ikeEntry(conn, sa.new) + I_FLAGS : -1;
+      // where the old one's CHILD SAs went: a later move of theirs starts from the new one
+      if (o >= 0 && n >= 0) this.ikeInt[o - I_FLAGS + I_NEXT] = ikeIdInt(saId(sa.new as ViciSection));
       const at = 3 * this.conn(conn);
       this.rekeyed(this.connEvents, at, this.ikeInt, o, n);
     } else if (name === 'child-updown') {
@@ -571,12 +578,20 @@ export class EventState {
     ints[i + S_ABSENT] = 0;
     const was = ints[i + S_IKE] as number;
     if (ikeId !== -1 && was !== ikeId) {
-      // Held by another IKE SA than before: that one was rekeyed into this one.
+      // Held by another IKE SA than before: that one (or the last of the IKE SAs the events say it
+      // was rekeyed into) was rekeyed into this one.
       if (was !== -1) {
-        const old = this.ikes.get(was);
         const ii = this.ikeInt;
-        if (old !== undefined) ii[I_INTS * old + I_FLAGS] = (ii[I_INTS * old + I_FLAGS] as number) | F_MOVED;
-        ii[I_INTS * ike + I_FLAGS] = (ii[I_INTS * ike + I_FLAGS] as number) | F_INHERITS;
+        let old = this.ikes.get(was);
+        for (let hops = 0; old !== undefined && hops < 16; hops++) {
+          const next = ii[I_INTS * old + I_NEXT] as number;
+          if (next === -1 || next === ikeId) break;
+          old = this.ikes.get(next);
+        }
+        if (old !== undefined && old !== ike) {
+          ii[I_INTS * old + I_FLAGS] = (ii[I_INTS * old + I_FLAGS] as number) | F_MOVED;
+          ii[I_INTS * ike + I_FLAGS] = (ii[I_INTS * ike + I_FLAGS] as number) | F_INHERITS;
+        }
       }
       ints[i + S_IKE] = ikeId;
     }
@@ -621,7 +636,7 @@ export class EventState {
         if (ints[i + S_BORN] === now) continue;
         if (ints[i + S_RETIRED] === 0) this.credit(s, sa, last);
         const at = T_WIDTH * (ints[i + S_TOTALS] as number) + T_EVENTS;
-        this.absent(total, at, ints, i + S_FLAGS, (ints[i + S_ABSENT] as number) > 0);
+        this.absent(total, at, ints, i + S_FLAGS);
         if (inc(ints, i + S_ABSENT) > FORGET_AFTER_SCRAPES) this.forget(s, id);
       }
       this.ikesListed();
@@ -640,16 +655,14 @@ export class EventState {
 
   /**
    * An SA (flags at flags[f]) missing from a complete listing, events[at..at+2] its config's: a down
-   * if a reconciling listing missed it before, pending if this one reconciles. Missing from two
-   * listings in a row while the events were there, no event is coming for it any more (its end was
-   * counted, or it never was up).
+   * if a reconciling listing missed it before, pending if this one reconciles. Else its event counts
+   * it (however many listings skip an SA that is busy, its end still has its event).
    */
-  private absent(events: Float64Array, at: number, flags: Int32Array, f: number, before: boolean): void {
+  private absent(events: Float64Array, at: number, flags: Int32Array, f: number): void {
     const v = flags[f] as number;
     if ((v & F_END) !== 0) return;
     if ((v & F_PENDING) !== 0) this.ended(events, at, flags, f);
     else if (this.reconciling) flags[f] = v | F_PENDING;
-    else if (before) flags[f] = v | F_END;
   }
 
   /**
@@ -705,7 +718,7 @@ export class EventState {
       if (ii[i + I_BORN] === now) continue;
       // its CHILD SAs are another's now: the old half of a rekey, counted with the new half
       if (this.reconciling && (f & (F_MOVED | F_END)) === F_MOVED) ii[i + I_FLAGS] = f | F_END;
-      else this.absent(ce, at, ii, i + I_FLAGS, (ii[i + I_ABSENT] as number) > 0);
+      else this.absent(ce, at, ii, i + I_FLAGS);
       if (inc(ii, i + I_ABSENT) > FORGET_AFTER_SCRAPES) this.forgetIke(r, id);
     }
   }
@@ -761,6 +774,7 @@ export class EventState {
         connNames[ii[i + I_CONN] as number] as string,
         ii[i + I_FLAGS] as number,
         ii[i + I_ABSENT] as number,
+        ii[i + I_NEXT] as number,
       ]);
     }
     const alerts: Record<string, number> = {};
@@ -833,13 +847,14 @@ export class EventState {
     }
     if (!Array.isArray(snap.ikes)) throw new Error('ikes: not a list');
     for (const [k, row] of snap.ikes.entries()) {
-      const [id, sp, conn, flags, absent] = Array.isArray(row) ? row : [];
+      const [id, sp, conn, flags, absent, next] = Array.isArray(row) ? row : [];
       if (
         !(typeof id === 'string' || Number.isSafeInteger(id)) ||
         !Number.isInteger(sp) ||
         typeof conn !== 'string' ||
         !isFlags(flags) ||
         !Number.isInteger(absent) ||
+        !Number.isInteger(next) ||
         st.ikes.has(id as number | string)
       )
         throw new Error(`ikes[${k}]: not an IKE SA row`);
@@ -853,6 +868,7 @@ export class EventState {
       st.ikeInt[i + I_ABSENT] = absent as number;
       st.ikeInt[i + I_FLAGS] = flags as number;
       st.ikeInt[i + I_BORN] = 0;
+      st.ikeInt[i + I_NEXT] = next as number;
       st.ikeKeys[r] = id as number | string;
       st.ikes.set(id as number | string, r);
     }
