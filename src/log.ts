@@ -1,6 +1,6 @@
 // Logging: pino, written synchronously to stderr, as logfmt (default) or JSON lines.
 
-import { type Logger as PinoLogger, pino } from 'pino';
+import { pino } from 'pino';
 
 export type LogFormat = 'logfmt' | 'json';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -38,7 +38,13 @@ export function toLogfmt(line: string): string {
   return `${out}\n`;
 }
 
-export type Logger = PinoLogger;
+/** What the exporter logs through (pino's logger is one): the one logger type of every layer. */
+export interface Logger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
 
 export function createLogger(
   level: LogLevel,

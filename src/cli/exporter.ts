@@ -116,7 +116,7 @@ export async function runExporter(argv: string[], runtimeNotes: readonly string[
   const fds = cfg.systemdSocket ? systemdFds() : undefined;
 
   log.info({ version: VERSION, node: process.version }, 'starting strongswan_exporter');
-  for (const note of runtimeNotes) log.warn(note);
+  for (const note of runtimeNotes) log.warn({}, note);
   // With --config.file, /metrics serves the daemon of --vici.address only when that flag was given.
   const target =
     cfg.configFile && !cfg.viciAddressSet

@@ -5,16 +5,12 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Collector } from '../collectors/collector.js';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
+import { parseDuration } from '../server/duration.js';
+import type { ListenAddress } from '../server/listeners.js';
 import { DEFAULT_VICI_ADDRESS, parseAddress } from '../vici/index.js';
-import { parseDuration } from './duration.js';
 
 export class UsageError extends Error {
   readonly exitCode = 2;
-}
-
-export interface ListenAddress {
-  host: string | undefined;
-  port: number;
 }
 
 export interface Config {

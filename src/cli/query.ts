@@ -2,6 +2,7 @@
 // answers as JSON lines: one `{"event":...,"message":...}` per streamed event, then `{"response":...}`.
 
 import { parseArgs } from 'node:util';
+import { parseDuration } from '../server/duration.js';
 import {
   DEFAULT_VICI_ADDRESS,
   messageToJson,
@@ -9,7 +10,6 @@ import {
   ViciClient,
   type ViciInput,
 } from '../vici/index.js';
-import { parseDuration } from './duration.js';
 
 export const QUERY_USAGE = `usage: strongswan_exporter query COMMAND [key=value ...] [--vici.address URI] [--vici.timeout 5s]
 

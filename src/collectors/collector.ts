@@ -4,6 +4,7 @@
 // that walks the SAs, one list-conns stream after it every collector that reads the configured
 // connections. Collectors never throw past runScrape; failures become success=0 and a log line.
 
+import type { Logger } from '../log.js';
 import { deflateCatchUp, Exposition, renderLabels, scrapeDict } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import {
@@ -21,12 +22,7 @@ import {
 
 export type SaHandler = (conn: string, ike: ViciSection) => void;
 
-export interface Logger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type { Logger };
 
 /** Settings that change what collectors write (flags). */
 export interface CollectorOptions {

@@ -3,9 +3,8 @@
 
 import { labelBytes, labelBytesOf, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
-import { str, subSections } from '../vici/index.js';
+import { childName, str, subSections } from '../vici/index.js';
 import type { Collector } from './collector.js';
-import { childName } from './sas.js';
 
 /** `,child="..."` as bytes, made once per child name (configs reuse a few names across connections). */
 const childSuffix = labelBytesOf((child) => `,${renderLabels(['child'], [child])}`, 256);

@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Exposition, LabelStore, labelBytes, renderLabels, room } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import {
+  childName,
   isSection,
   parseAddress,
   str,
@@ -31,7 +32,6 @@ import {
   ViciUnknownEventError,
 } from '../vici/index.js';
 import { type Collector, describe, type Logger, type ScrapeContext, type TargetEnv } from './collector.js';
-import { childName } from './sas.js';
 import { type ReadResult, readStateFile, STATE_KIND, STATE_VERSION, writeStateFile } from './state-file.js';
 import { parseSince } from './stats.js';
 

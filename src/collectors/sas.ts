@@ -9,7 +9,7 @@ import {
   renderLabels,
 } from '../metrics/exposition.js';
 import { F, type Family } from '../metrics/families.js';
-import { num, str, strList, subSections, type ViciSection } from '../vici/index.js';
+import { childName, num, str, strList, subSections, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
 
 const IKE_INFO = F.ikeSaInfo.labels.slice(2);
@@ -32,11 +32,6 @@ function timestamp(
 ) {
   const v = num(field);
   if (v !== undefined) out.put(f, labels, suffix, now + sign * v);
-}
-
-/** A CHILD SA's config name: the `name` key (5.5.2+), else the section name (older daemons). */
-export function childName(key: string, child: ViciSection): string {
-  return str(child.name) ?? key;
 }
 
 export function writeIkeSa(

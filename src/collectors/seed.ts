@@ -5,9 +5,8 @@
 
 import { type Exposition, labelBytes, renderLabels } from '../metrics/exposition.js';
 import { F, type Family } from '../metrics/families.js';
-import { num, str, strList, subSections, type ViciSection } from '../vici/index.js';
+import { childName, num, str, strList, subSections, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
-import { childName } from './sas.js';
 
 function rel(out: Exposition, f: Family, labels: Uint8Array, field: string | undefined): void {
   const v = num(field);

@@ -5,7 +5,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { ListenAddress } from '../cli/flags.js';
 import { type TlsConfig, tlsOptions } from './web-config.js';
 
 export interface ServerLimits {
@@ -47,6 +46,12 @@ export function createServer(
 /** Apply renewed certificates or TLS settings to a running HTTPS server. */
 export function updateTls(server: Server, t: TlsConfig): void {
   (server as https.Server).setSecureContext(tlsOptions(t));
+}
+
+/** Where to listen: a host (undefined: every address) and a port. */
+export interface ListenAddress {
+  host: string | undefined;
+  port: number;
 }
 
 export function listen(server: Server, where: ListenAddress | { fd: number }): Promise<string> {

@@ -5,8 +5,8 @@
 
 import fs from 'node:fs';
 import { parseDocument } from 'yaml';
-import { parseDuration } from '../cli/duration.js';
 import { parseAddress } from '../vici/index.js';
+import { parseDuration } from './duration.js';
 
 export interface TargetConfig {
   name: string;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { parseDocument } from 'yaml';
-import { parseDuration } from '../cli/duration.js';
+import { parseDuration } from './duration.js';
 
 export const CLIENT_AUTH_TYPES = [
   'NoClientCert',

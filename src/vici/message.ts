@@ -76,3 +76,8 @@ export function subSections(e: ViciEntry | undefined): [string, ViciSection][] {
   }
   return out;
 }
+
+/** A CHILD SA's config name: the `name` key (5.5.2+), else the section name (older daemons). */
+export function childName(key: string, child: ViciSection): string {
+  return str(child.name) ?? key;
+}
