@@ -189,10 +189,22 @@ describe('a deflating exposition (a scrape for a gzip client)', () => {
     const parts = await e.parts();
     const duringScrape = freeChunks();
     assert.ok(duringScrape > 0, 'chunks came back while the exposition was still alive');
+    const before = Buffer.concat(await plainParts(parts));
     e.recycle();
     assert.ok(freeChunks() > duringScrape, 'the chunks holding the deflated runs come back on recycle');
-    // what the parts held was not overwritten by recycling alone
-    assert.ok(parts.length > 0);
+    // what the parts held is not overwritten by recycling alone ...
+    assert.deepEqual(Buffer.concat(await plainParts(parts)), before);
+    // ... but by the next scrape, which takes the chunks: a part must not outlive its exposition's
+    // holds (server/target.ts), and this is what happens when one does
+    const next = new Exposition(true);
+    for (let i = 0; i < 30_000; i++) next.sample(F.connUp, `conn="other-${i}"`, i);
+    await next.parts();
+    const after = await plainParts(parts).then(
+      (p) => Buffer.concat(p),
+      (err: Error) => err.message, // a deflated run overwritten no longer inflates
+    );
+    assert.notDeepEqual(after, before);
+    next.recycle();
   });
 });
 
