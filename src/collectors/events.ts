@@ -46,11 +46,9 @@ const EVENT_SUFFIXES = EVENT_NAMES.map((e) => labelBytes(`,event="${e}"`));
 type EventName = (typeof EVENT_NAMES)[number];
 const EVENT_INDEX: Readonly<Record<EventName, 0 | 1 | 2>> = { up: 0, down: 1, rekey: 2 };
 
-// The state is kept in columns of numbers, one row per connection, child config and CHILD SA: at
-// 50,000 tunnels (100,000 CHILD SAs and child configs) an object and small arrays per record made the
-// live heap after a scrape 94 MiB; with rows of typed arrays it is 33 MiB plus 30 MiB of rows (the
-// maps by key are what is left on the heap), and the collector has a few hundred thousand objects
-// less to trace.
+// The state is kept in columns of numbers, one row per connection, child config, CHILD SA and IKE
+// SA, not in an object per record: at tens of thousands of tunnels the objects were most of the live
+// heap and of what the garbage collector traces (bench/README.md, "Runtime settings").
 // Counters come in fours: bytes in, bytes out, packets in, packets out.
 
 /** A child config's row (conn, child), 16 numbers: */

@@ -33,8 +33,7 @@ export interface TargetOptions {
 /**
  * A scrape of at least this many samples is followed by a full garbage collection once written out:
  * what it left in the old generation (its decoded replies outlive a few young collections) is
- * freed then, not at the height of the next scrape. At 10,000 IKE SAs (832,000 samples) this takes
- * about 20-40 ms and lowered peak RSS from 327 to 245-249 MB (README, Performance).
+ * freed then, not at the height of the next scrape (bench/README.md, "Runtime settings").
  */
 export const GC_AFTER_SAMPLES = 100_000;
 
