@@ -251,6 +251,8 @@ export function parseCert(der: Buffer): CertInfo {
 // ------------------------------------------------------------------------------------------ collector
 
 const CERT_LABELS = F.certNotAfter.labels;
+/** A certificate's DER stays bytes; the rest of each message is read as text. */
+const CERT_BYTES: ReadonlySet<string> = new Set(['data']);
 
 export const certs: Collector = {
   name: 'certs',
@@ -319,10 +321,7 @@ export const certs: Collector = {
       }
     };
 
-    await ctx.client.stream('list-certs', undefined, onCert, {
-      timeoutMs: ctx.timeLeft(),
-      decode: { text: true, binaryKeys: new Set(['data']) },
-    });
+    await ctx.stream('list-certs', undefined, onCert, CERT_BYTES);
 
     for (const [type, n] of byType) out.sample(F.certs, renderLabels(['type'], [type]), n);
     for (const type of byType.keys())

@@ -43,6 +43,18 @@ export interface ScrapeContext {
   readonly now: number;
   /** Milliseconds left until the scrape's deadline (at least 1). */
   timeLeft(): number;
+  /** One VICI command within the scrape's deadline, its reply decoded as text. */
+  command(name: string, msg?: ViciInput): Promise<ViciSection>;
+  /**
+   * One streamed VICI command within the scrape's deadline, each message decoded as text but for
+   * `binaryKeys` (kept as bytes); resolves when the stream is complete.
+   */
+  stream(
+    name: string,
+    msg: ViciInput | undefined,
+    onEvent: (msg: ViciSection) => void,
+    binaryKeys?: ReadonlySet<string>,
+  ): Promise<void>;
   /** Walk every IKE SA of one shared `list-sas` stream; resolves when the listing is complete. */
   sas(handler: SaHandler): Promise<void>;
   /**
@@ -183,6 +195,9 @@ class SharedListing<T> {
   }
 }
 
+/** Collectors read replies as text (numbers and names), binary values only where they ask. */
+const TEXT = { text: true } as const;
+
 export interface ScrapeResult {
   up: boolean;
   exposition: Exposition;
@@ -217,6 +232,11 @@ export async function runScrape(
     },
     now: nowSeconds,
     timeLeft: () => Math.max(1, deadline - Date.now()),
+    command: (name, msg) => client.command(name, msg, { timeoutMs: ctx.timeLeft(), decode: TEXT }),
+    stream: async (name, msg, onEvent, binaryKeys) => {
+      const decode = binaryKeys === undefined ? TEXT : { text: true, binaryKeys };
+      await client.stream(name, msg, onEvent, { timeoutMs: ctx.timeLeft(), decode });
+    },
     sas: (h) => sas.add(h),
     conns: (each) => conns.add((_, c) => each(c)),
   };

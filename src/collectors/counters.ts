@@ -108,10 +108,7 @@ export const counters: Collector = {
   help: 'Global IKE message, rekey and invalid-message counters of the counters plugin (get-counters).',
   defaultEnabled: true,
   async collect(ctx, out) {
-    const reply = await ctx.client.command('get-counters', undefined, {
-      timeoutMs: ctx.timeLeft(),
-      decode: { text: true },
-    });
+    const reply = await ctx.command('get-counters');
     const global = counterSets(reply).find(([name]) => name === '');
     if (global === undefined) throw new Error('get-counters: no global counter set in the reply');
     writeCounterSet(out, GLOBAL_FAMILIES, '', global[1]);

@@ -13,23 +13,18 @@ export const policies: Collector = {
   defaultEnabled: true,
   async collect(ctx, out) {
     const counts = { trap: 0, drop: 0, pass: 0 };
-    await ctx.client.stream(
-      'list-policies',
-      { trap: 'yes', drop: 'yes', pass: 'yes' },
-      (msg) => {
-        for (const name in msg) {
-          const p = msg[name];
-          const list = isSection(p) ? [p] : Array.isArray(p) ? p.filter(isSection) : [];
-          for (const pol of list) {
-            const mode = str(pol.mode)?.toUpperCase();
-            if (mode === 'PASS') counts.pass++;
-            else if (mode === 'DROP') counts.drop++;
-            else counts.trap++;
-          }
+    await ctx.stream('list-policies', { trap: 'yes', drop: 'yes', pass: 'yes' }, (msg) => {
+      for (const name in msg) {
+        const p = msg[name];
+        const list = isSection(p) ? [p] : Array.isArray(p) ? p.filter(isSection) : [];
+        for (const pol of list) {
+          const mode = str(pol.mode)?.toUpperCase();
+          if (mode === 'PASS') counts.pass++;
+          else if (mode === 'DROP') counts.drop++;
+          else counts.trap++;
         }
-      },
-      { timeoutMs: ctx.timeLeft(), decode: { text: true } },
-    );
+      }
+    });
     for (const type of ['trap', 'drop', 'pass'] as const) {
       out.sample(F.policies, `type="${type}"`, counts[type]);
     }

@@ -15,10 +15,7 @@ export const pools: Collector = {
   help: 'Virtual IP pools loaded over VICI (get-pools, without the lease list): size, online and offline leases.',
   defaultEnabled: true,
   async collect(ctx, out) {
-    const reply = await ctx.client.command('get-pools', undefined, {
-      timeoutMs: ctx.timeLeft(),
-      decode: { text: true },
-    });
+    const reply = await ctx.command('get-pools');
     for (const name in reply) {
       const pool = reply[name];
       if (!isSection(pool)) continue; // success/errmsg of a failed call never get here

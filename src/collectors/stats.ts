@@ -41,10 +41,7 @@ export const stats: Collector = {
   help: 'Daemon statistics (stats): start time, IKE SAs, worker threads, job queues, plugins, heap.',
   defaultEnabled: true,
   async collect(ctx, out) {
-    const s = await ctx.client.command('stats', undefined, {
-      timeoutMs: ctx.timeLeft(),
-      decode: { text: true },
-    });
+    const s = await ctx.command('stats');
     const start = parseSince(str(section(s.uptime)?.since));
     if (start !== undefined) out.sample(F.daemonStartTime, '', start);
 

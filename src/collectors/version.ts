@@ -11,9 +11,7 @@ export const version: Collector = {
   defaultEnabled: true,
   async collect(ctx, out) {
     // The scrape's up-probe already asked; ask again only when used without it.
-    const v =
-      ctx.version ??
-      (await ctx.client.command('version', undefined, { timeoutMs: ctx.timeLeft(), decode: { text: true } }));
+    const v = ctx.version ?? (await ctx.command('version'));
 
     out.sample(
       F.info,
