@@ -244,7 +244,8 @@ export async function runScrape(
     args: { noblock: 'yes' },
     decode: { text: true },
     item: (_, ike) => ike,
-    waitForDeflate: true,
+    // only a scrape for a gzip client: a plain one has nothing in the backlog to wait for
+    waitForDeflate: deflate,
   });
   const conns = new SharedListing(() => ctx, 'list-conns', {
     decode: { text: true, select: CONNS_SHAPE },
