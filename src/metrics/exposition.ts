@@ -832,6 +832,14 @@ export class Exposition {
     return new TextReader(families, format, this.dict, pooled ? this.use : null);
   }
 
+  /**
+   * Whether its lines are kept by reference to a label dictionary (a plain scrape): its plain text is
+   * then best made as it is written out (reader, textLength), not copied into parts first.
+   */
+  get byReference(): boolean {
+    return this.dict !== undefined;
+  }
+
   /** Bytes of the text (what a reader gives). */
   textLength(format: Format = 'prometheus'): number {
     let n = 0;

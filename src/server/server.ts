@@ -72,7 +72,7 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
     };
     const e = outcome?.exposition;
     // A plain response of a scrape whose lines are kept by reference: made as it is written.
-    if (outcome !== undefined && e?.dict !== undefined && !gz) {
+    if (outcome !== undefined && e?.byReference === true && !gz) {
       const make = async () => new SharedText(() => e.reader(format), e.textLength(format), await tail());
       return outcome.response(`${format}|false|${withSelf}`, make);
     }
