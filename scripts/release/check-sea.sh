@@ -159,13 +159,7 @@ wait "$arm" 2>/dev/null || true
 
 # ---------------------------------------------------------------- 3. x64 in a fresh Debian 12 root
 
-log "lab.sh up (LAB_DIR=$LAB_DIR LAB_PREFIX=$LAB_PREFIX)"
-bash scripts/lab.sh up >"$WORK/lab.log" 2>&1 || {
-	tail -n 20 "$WORK/lab.log" >&2
-	fail "lab.sh up failed"
-}
-VICI_PATH=$(bash scripts/lab.sh env | sed -n 's/^LAB_GW1_VICI_PATH=//p')
-[ -S "$VICI_PATH" ] || fail "the lab's gw1 has no VICI socket at '$VICI_PATH'"
+lab_up # sets VICI_PATH
 
 log "debootstrap --variant=minbase $SUITE $R"
 # shellcheck disable=SC2086

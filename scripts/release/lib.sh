@@ -69,3 +69,14 @@ elf_machine() { od -An -t u2 -j 18 -N 2 "$1" | tr -d ' '; }
 
 # when the sources last changed: the time stamp of the files in the archives
 source_epoch() { git -C "$REPO" log -1 --format=%ct 2>/dev/null || echo 0; }
+
+# A check's lab (LAB_DIR, LAB_PREFIX of its own), its log in $WORK/lab.log: VICI_PATH is gw1's socket.
+lab_up() {
+	log "lab.sh up (LAB_DIR=$LAB_DIR LAB_PREFIX=$LAB_PREFIX)"
+	bash "$REPO/scripts/lab.sh" up >"$WORK/lab.log" 2>&1 || {
+		tail -n 20 "$WORK/lab.log" >&2
+		fail "lab.sh up failed"
+	}
+	VICI_PATH=$(bash "$REPO/scripts/lab.sh" env | sed -n 's/^LAB_GW1_VICI_PATH=//p')
+	[ -S "$VICI_PATH" ] || fail "the lab's gw1 has no VICI socket at '$VICI_PATH'"
+}
