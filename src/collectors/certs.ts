@@ -12,7 +12,7 @@
 // leaves any object over 64 KiB (a big CRL) out of the listing altogether.
 
 import { X509Certificate } from 'node:crypto';
-import { renderLabels } from '../metrics/exposition.js';
+import type { LabelSet } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
@@ -265,11 +265,13 @@ export const certs: Collector = {
     const crls = new Map<string, CrlDates>();
     const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
-    const writeValidity = (labels: string, notBefore?: number, notAfter?: number) => {
-      if (seen.has(labels)) return; // the same labels twice would be an invalid exposition
-      seen.add(labels);
-      if (notBefore !== undefined) out.sample(F.certNotBefore, labels, notBefore);
-      if (notAfter !== undefined) out.sample(F.certNotAfter, labels, notAfter);
+    const writeValidity = (values: string[], notBefore?: number, notAfter?: number) => {
+      const key = values.join('\u0000');
+      if (seen.has(key)) return; // the same labels twice would be an invalid exposition
+      seen.add(key);
+      const labels: LabelSet = out.labels(CERT_LABELS, values);
+      if (notBefore !== undefined) out.write(F.certNotBefore, notBefore, labels);
+      if (notAfter !== undefined) out.write(F.certNotAfter, notAfter, labels);
     };
 
     const onCert = (msg: ViciSection) => {
@@ -284,14 +286,7 @@ export const certs: Collector = {
         if (type === 'X509') {
           if (!Buffer.isBuffer(data)) throw new Error('no data');
           const c = parseCert(data);
-          const labels = renderLabels(CERT_LABELS, [
-            type,
-            str(msg.flag) ?? '',
-            hide ? '' : c.subject,
-            c.issuer,
-            c.serial,
-            hasPrivkey,
-          ]);
+          const labels = [type, str(msg.flag) ?? '', hide ? '' : c.subject, c.issuer, c.serial, hasPrivkey];
           writeValidity(labels, c.notBefore, c.notAfter);
         } else if (type === 'PUBKEY') {
           const nb = str(msg['not-before']);
@@ -301,14 +296,7 @@ export const certs: Collector = {
           if ((nb !== undefined && notBefore === undefined) || (na !== undefined && notAfter === undefined))
             throw new Error('bad not-before/not-after');
           if (notBefore === undefined && notAfter === undefined) return;
-          const labels = renderLabels(CERT_LABELS, [
-            type,
-            '',
-            hide ? '' : (str(msg.subject) ?? ''),
-            '',
-            '',
-            hasPrivkey,
-          ]);
+          const labels = [type, '', hide ? '' : (str(msg.subject) ?? ''), '', '', hasPrivkey];
           writeValidity(labels, notBefore, notAfter);
         } else if (type === 'X509_CRL') {
           if (!Buffer.isBuffer(data)) throw new Error('no data');
@@ -323,13 +311,11 @@ export const certs: Collector = {
 
     await ctx.stream('list-certs', undefined, onCert, CERT_BYTES);
 
-    for (const [type, n] of byType) out.sample(F.certs, renderLabels(['type'], [type]), n);
-    for (const type of byType.keys())
-      out.sample(F.certsUnparsable, renderLabels(['type'], [type]), unparsable.get(type) ?? 0);
+    for (const [type, n] of byType) out.write(F.certs, n, null, type);
+    for (const type of byType.keys()) out.write(F.certsUnparsable, unparsable.get(type) ?? 0, null, type);
     for (const crl of crls.values()) {
-      const labels = renderLabels(['issuer'], [crl.issuer]);
-      out.sample(F.crlThisUpdate, labels, crl.thisUpdate);
-      if (crl.nextUpdate !== undefined) out.sample(F.crlNextUpdate, labels, crl.nextUpdate);
+      out.write(F.crlThisUpdate, crl.thisUpdate, null, crl.issuer);
+      if (crl.nextUpdate !== undefined) out.write(F.crlNextUpdate, crl.nextUpdate, null, crl.issuer);
     }
   },
 };

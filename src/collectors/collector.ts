@@ -5,8 +5,9 @@
 // connections. Collectors never throw past runScrape; failures become success=0 and a log line.
 
 import type { Logger } from '../log.js';
-import { deflateCatchUp, Exposition, renderLabels, scrapeDict } from '../metrics/exposition.js';
+import { Exposition } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
+import type { ChunkPool } from '../metrics/pool.js';
 import {
   type DecodeOptions,
   isSection,
@@ -137,8 +138,6 @@ class SharedListing<T> {
       item: (name: string, section: ViciSection) => T;
       /** What the listing waits for before it starts. */
       after?: () => Promise<void>;
-      /** A scrape for a gzip client waits after each message when deflating falls behind. */
-      waitForDeflate?: boolean;
     },
   ) {}
 
@@ -168,7 +167,7 @@ class SharedListing<T> {
 
   private async stream(hs: { h: (name: string, item: T) => void; error: unknown }[]): Promise<void> {
     const ctx = this.ctx();
-    const { item, waitForDeflate } = this.opts;
+    const { item } = this.opts;
     await ctx.client.stream(
       this.command,
       this.opts.args,
@@ -186,8 +185,6 @@ class SharedListing<T> {
             }
           }
         }
-        // See Exposition: the socket is not read until deflating has caught up.
-        return waitForDeflate ? deflateCatchUp() : undefined;
       },
       { timeoutMs: ctx.timeLeft(), decode: this.opts.decode },
     );
@@ -205,7 +202,7 @@ export interface ScrapeResult {
 
 /**
  * Run one scrape of `collectors` against the client, bounded by `timeoutMs`. Never rejects.
- * `deflate`: the scrape is made for a gzip client (see Exposition).
+ * `pool`: where the exposition's chunks come from (the target's; none: allocated).
  */
 export async function runScrape(
   client: ViciClient,
@@ -214,7 +211,7 @@ export async function runScrape(
   log: Logger,
   clock: () => number = Date.now,
   options: CollectorOptions = DEFAULT_OPTIONS,
-  deflate = false,
+  pool?: ChunkPool,
 ): Promise<ScrapeResult> {
   const started = Date.now();
   const nowSeconds = Math.floor(clock() / 1000);
@@ -244,17 +241,13 @@ export async function runScrape(
     args: { noblock: 'yes' },
     decode: { text: true },
     item: (_, ike) => ike,
-    // only a scrape for a gzip client: a plain one has nothing in the backlog to wait for
-    waitForDeflate: deflate,
   });
   const conns = new SharedListing(() => ctx, 'list-conns', {
     decode: { text: true, select: CONNS_SHAPE },
     item: summarise,
     after: () => sas.done(),
   });
-  // Lines by reference to label sets kept once per scrape (see Exposition); not for a gzip client.
-  const dict = deflate ? undefined : scrapeDict();
-  const out = new Exposition(deflate, dict);
+  const out = new Exposition({ pool });
 
   try {
     // The first call of the scrape gets the whole budget, so its timeout message names the configured one.
@@ -263,14 +256,14 @@ export async function runScrape(
     up = false;
     log.warn({ err: describe(err), address: client.where }, 'scrape: daemon unreachable');
   }
-  out.sample(F.up, '', up ? 1 : 0);
+  out.write(F.up, up ? 1 : 0);
 
   // Collectors that fail for one cause (a listing they share, a dropped connection) make one line.
   const failures = new Map<string, string[]>();
   const results = await Promise.all(
     collectors.map(async (c) => {
       const t0 = performance.now();
-      const mine = new Exposition(deflate, dict);
+      const mine = out.part();
       let ok = false;
       if (up || c.live === false) {
         try {
@@ -278,12 +271,13 @@ export async function runScrape(
           out.absorb(mine);
           ok = true;
         } catch (err) {
+          // Its part is not recycled: a listing may still call its handler, which writes into it.
           const why = describe(err);
           failures.set(why, [...(failures.get(why) ?? []), c.name]);
         }
       }
       if (!ok && c.down) {
-        const d = new Exposition(deflate, dict);
+        const d = out.part();
         c.down(d);
         out.absorb(d);
       }
@@ -292,9 +286,8 @@ export async function runScrape(
   );
   // In registry order, whatever order the collectors finished in.
   for (const r of results) {
-    const label = renderLabels(['collector'], [r.name]);
-    out.sample(F.collectorDuration, label, r.seconds);
-    out.sample(F.collectorSuccess, label, r.ok ? 1 : 0);
+    out.write(F.collectorDuration, r.seconds, null, r.name);
+    out.write(F.collectorSuccess, r.ok ? 1 : 0, null, r.name);
   }
 
   for (const [why, names] of failures) {

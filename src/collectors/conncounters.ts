@@ -17,7 +17,6 @@
 // A configured connection without counters yet (charon answers "no counters found" for it) is written
 // as zeros, so that its series exist before the first increment.
 
-import { renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, ViciClient, ViciCommandError, type ViciSection, ViciTimeoutError } from '../vici/index.js';
 import type { Collector, ScrapeContext } from './collector.js';
@@ -26,6 +25,8 @@ import { type CounterFamilies, counterSets, writeCounterSet } from './counters.j
 export const OVERFLOW_RETRY_MS = 10 * 60_000;
 /** Connections the per-name fallback uses at most (one per 50 names): charon answers each in parallel. */
 export const PER_NAME_CONNECTIONS = 4;
+
+const CONN = ['conn'];
 
 const PER_CONN: CounterFamilies = {
   messages: F.connIkeMessages,
@@ -121,7 +122,7 @@ export const conncounters: Collector = {
           clients.push(new ViciClient({ address: where, timeoutMs: ctx.timeLeft() }));
         sets = await askEach(clients, ctx, configured);
       }
-      const label = (name: string) => renderLabels(['conn'], [name]);
+      const label = (name: string) => out.labels(CONN, [name]);
       for (const name of configured) writeCounterSet(out, PER_CONN, label(name), sets.get(name) ?? null);
       const known = new Set(configured);
       for (const [name, set] of sets) if (!known.has(name)) writeCounterSet(out, PER_CONN, label(name), set);

@@ -1,13 +1,11 @@
 // Collector `conns`: configured connections from list-conns, joined with list-sas, so that a tunnel
 // that is down reads 0 instead of vanishing: strongswan_conn_up, _child_up, _ike_sas, _info.
 
-import { labelBytes, labelBytesOf, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { childName, str, subSections } from '../vici/index.js';
 import type { Collector } from './collector.js';
 
-/** `,child="..."` as bytes, made once per child name (configs reuse a few names across connections). */
-const childSuffix = labelBytesOf((child) => `,${renderLabels(['child'], [child])}`, 256);
+const CONN = ['conn'];
 
 interface ConnState {
   ikeSas: number;
@@ -41,16 +39,16 @@ export const conns: Collector = {
     await ctx.conns((conn) => {
       const name = conn.name;
       const st = state.get(name);
-      const label = labelBytes(renderLabels(['conn'], [name]));
-      out.sample(
+      const label = out.labels(CONN, [name]);
+      out.write(
         F.connInfo,
-        renderLabels(F.connInfo.labels, [name, conn.version, conn.localAddrs, conn.remoteAddrs]),
         1,
+        out.labels(F.connInfo.labels, [name, conn.version, conn.localAddrs, conn.remoteAddrs]),
       );
-      out.put(F.connUp, label, null, st?.established ? 1 : 0);
-      out.put(F.connIkeSas, label, null, st?.ikeSas ?? 0);
+      out.write(F.connUp, st?.established ? 1 : 0, label);
+      out.write(F.connIkeSas, st?.ikeSas ?? 0, label);
       for (const child of conn.children) {
-        out.put(F.connChildUp, label, childSuffix(child), st?.installedChildren.includes(child) ? 1 : 0);
+        out.write(F.connChildUp, st?.installedChildren.includes(child) ? 1 : 0, label, child);
       }
     });
   },

@@ -4,7 +4,7 @@
 // Without the counters plugin charon answers success=no ("no counters available (plugin missing?)"),
 // and before 5.6.1 the command is unknown: either way this collector fails alone.
 
-import { type Exposition, isDecimal, renderLabels } from '../metrics/exposition.js';
+import type { Exposition, LabelSet } from '../metrics/exposition.js';
 import { F, type Family } from '../metrics/families.js';
 import { isSection, str, type ViciEntry, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
@@ -58,37 +58,28 @@ export const GLOBAL_FAMILIES: CounterFamilies = {
 };
 
 /**
- * Write one counter set (21 decimal u64 values, written as they are so nothing is rounded). `prefix` is
- * the rendered labels that come first (`conn="x"`), '' for none. Counters the set lacks are left out,
- * except that a `null` set (a connection without recorded counters) is written as zeros.
+ * Write one counter set (21 decimal u64 values, written as they are so nothing is rounded). `prefix`:
+ * the labels that come first (`conn`), null for none. Counters the set lacks are left out, except
+ * that a `null` set (a connection without recorded counters) is written as zeros.
  */
 export function writeCounterSet(
   out: Exposition,
   fam: CounterFamilies,
-  prefix: string,
+  prefix: LabelSet | null,
   set: ViciSection | null,
 ): void {
-  const v = (k: string): string | undefined => (set === null ? '0' : str(set[k]));
-  const put = (f: Family, labels: string, value: string | undefined) => {
-    if (!isDecimal(value)) return;
-    out.sample(f, prefix === '' ? labels : labels === '' ? prefix : `${prefix},${labels}`, value);
-  };
+  const v = (k: string): string => (set === null ? '0' : (str(set[k]) ?? ''));
   for (const ex of EXCHANGES) {
     for (const dir of DIRECTIONS) {
-      for (const [suffix, kind] of KINDS) {
-        put(
-          fam.messages,
-          renderLabels(['exchange', 'direction', 'kind'], [ex, dir, kind]),
-          v(`${ex}-${dir}-${suffix}`),
-        );
-      }
+      for (const [suffix, kind] of KINDS)
+        out.write(fam.messages, v(`${ex}-${dir}-${suffix}`), prefix, ex, dir, kind);
     }
   }
-  put(fam.rekeys, 'role="initiator"', v('ike-rekey-init'));
-  put(fam.rekeys, 'role="responder"', v('ike-rekey-resp'));
-  put(fam.childRekeys, '', v('child-rekey'));
-  put(fam.invalid, '', v('invalid'));
-  put(fam.invalidSpi, '', v('invalid-spi'));
+  out.write(fam.rekeys, v('ike-rekey-init'), prefix, 'initiator');
+  out.write(fam.rekeys, v('ike-rekey-resp'), prefix, 'responder');
+  out.write(fam.childRekeys, v('child-rekey'), prefix);
+  out.write(fam.invalid, v('invalid'), prefix);
+  out.write(fam.invalidSpi, v('invalid-spi'), prefix);
 }
 
 /** The `counters` section of a get-counters reply as [name, set] pairs (the global set is named ''). */
@@ -111,6 +102,6 @@ export const counters: Collector = {
     const reply = await ctx.command('get-counters');
     const global = counterSets(reply).find(([name]) => name === '');
     if (global === undefined) throw new Error('get-counters: no global counter set in the reply');
-    writeCounterSet(out, GLOBAL_FAMILIES, '', global[1]);
+    writeCounterSet(out, GLOBAL_FAMILIES, null, global[1]);
   },
 };

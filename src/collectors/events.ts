@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Exposition, LabelStore, labelBytes, renderLabels, room } from '../metrics/exposition.js';
+import type { Exposition } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import {
   childName,
@@ -38,11 +38,8 @@ import { parseSince } from './stats.js';
 export const SUBSCRIBED_EVENTS = ['ike-updown', 'child-updown', 'ike-rekey', 'child-rekey', 'alert'] as const;
 
 const EVENT_NAMES = ['up', 'down', 'rekey'] as const;
-const IN = labelBytes(',direction="in"');
-const OUT = labelBytes(',direction="out"');
-
-/** `,event="up"`, `,event="down"`, `,event="rekey"`: the last label of the event families. */
-const EVENT_SUFFIXES = EVENT_NAMES.map((e) => labelBytes(`,event="${e}"`));
+const CONN = ['conn'];
+const CONN_CHILD = ['conn', 'child'];
 type EventName = (typeof EVENT_NAMES)[number];
 const EVENT_INDEX: Readonly<Record<EventName, 0 | 1 | 2>> = { up: 0, down: 1, rekey: 2 };
 
@@ -166,9 +163,18 @@ function ikeOf(msg: ViciSection): [string, ViciSection] | undefined {
 
 /** One alert series. */
 export interface Series {
-  /** Its label set in the state's store. */
-  readonly labels: number;
   value: number;
+}
+
+/**
+ * A typed array with room for `n` elements: the same one, or a copy a quarter bigger (not twice:
+ * the state of 50,000 tunnels is ~25 MB of rows, and doubling would hold up to as much again unused).
+ */
+function room<A extends Float64Array | Int32Array>(a: A, n: number): A {
+  if (n <= a.length) return a;
+  const bigger = new (a.constructor as new (n: number) => A)(Math.max(n, Math.ceil(1.25 * a.length)));
+  bigger.set(a);
+  return bigger;
 }
 
 export interface EventStateOptions {
@@ -216,17 +222,18 @@ export class EventState {
     this.since = opts.since ?? this.now();
   }
 
-  /** Connection rows by conn: their label sets `conn="..."` and IKE SA events (3 per row). */
+  /** Connection rows by conn: their names and IKE SA events (3 per row). */
   private readonly conns = new Map<string, number>();
-  private readonly connLabels = new LabelStore();
+  private readonly connNames: string[] = [];
   private connEvents = new Float64Array(3 * 64);
   /**
-   * Child config rows by conn, then child: label sets `conn="...",child="..."` and T_ numbers. Two
+   * Child config rows by conn, then child: their conn and child, and T_ numbers. Two
    * levels, not one key `conn + child`: the joined key had to be made and hashed per child and
    * scrape (120 ms a scrape at 50,000 connections of 2 children, where the conn is looked up once).
    */
   private readonly totals = new Map<string, Map<string, number>>();
-  private readonly totalLabels = new LabelStore();
+  private readonly totalConn: string[] = [];
+  private readonly totalChild: string[] = [];
   private total = new Float64Array(T_WIDTH * 64);
   /** CHILD SA rows by unique id (their SPIs tell a restarted daemon's reused ids apart). */
   private readonly sas = new Map<number | string, number>();
@@ -250,14 +257,13 @@ export class EventState {
   private restored = false;
   /** by alert type */
   readonly alerts = new Map<string, Series>();
-  private readonly alertLabels = new LabelStore();
   private scrapeNo = 0;
   received = 0;
 
   private conn(conn: string): number {
     let c = this.conns.get(conn);
     if (c === undefined) {
-      c = this.connLabels.add(renderLabels(['conn'], [conn]));
+      c = this.connNames.push(conn) - 1;
       this.connEvents = room(this.connEvents, 3 * (c + 1));
       this.conns.set(conn, c);
     }
@@ -305,7 +311,8 @@ export class EventState {
   private childRow(children: Map<string, number>, conn: string, child: string): number {
     let t = children.get(child);
     if (t === undefined) {
-      t = this.totalLabels.add(renderLabels(['conn', 'child'], [conn, child]));
+      t = this.totalConn.push(conn) - 1;
+      this.totalChild.push(child);
       this.total = room(this.total, T_WIDTH * (t + 1));
       this.total.fill(0, T_WIDTH * t, T_WIDTH * (t + 1));
       this.total[T_WIDTH * t + T_LIVE_IN] = -1;
@@ -483,7 +490,7 @@ export class EventState {
       const type = str(msg.type) ?? '';
       let a = this.alerts.get(type);
       if (a === undefined) {
-        a = { labels: this.alertLabels.add(renderLabels(F.alerts.labels, [type])), value: 0 };
+        a = { value: 0 };
         this.alerts.set(type, a);
       }
       a.value++;
@@ -640,7 +647,7 @@ export class EventState {
       this.ikesListed();
       this.lastListing = now;
     }
-    for (let t = 0; t < this.totalLabels.size; t++) {
+    for (let t = 0; t < this.totalConn.length; t++) {
       const r = T_WIDTH * t;
       const live = listed && total[r + T_LIVE_IN] === now;
       for (let k = 0; k < 4; k++) {
@@ -874,7 +881,7 @@ export class EventState {
       throw new Error('alerts: not an object');
     for (const [type, n] of Object.entries(snap.alerts)) {
       if (!isCount(n)) throw new Error(`alerts.${type}: not a count`);
-      st.alerts.set(type, { labels: st.alertLabels.add(renderLabels(F.alerts.labels, [type])), value: n });
+      st.alerts.set(type, { value: n });
     }
     return st;
   }
@@ -889,30 +896,23 @@ export class EventState {
 
   /** Write the event counters and the traffic per child config (after endScrape). */
   write(out: Exposition): void {
-    const cl = this.connLabels;
     const ce = this.connEvents;
-    for (let c = 0; c < cl.size; c++)
-      for (let i = 0; i < 3; i++)
-        cl.put(out, F.ikeSaEvents, c, EVENT_SUFFIXES[i] as Buffer, ce[3 * c + i] as number);
-    const tl = this.totalLabels;
-    const total = this.total;
-    for (let t = 0; t < tl.size; t++)
-      for (let i = 0; i < 3; i++)
-        tl.put(
-          out,
-          F.childSaEvents,
-          t,
-          EVENT_SUFFIXES[i] as Buffer,
-          total[T_WIDTH * t + T_EVENTS + i] as number,
-        );
-    for (const s of this.alerts.values()) this.alertLabels.put(out, F.alerts, s.labels, null, s.value);
-    for (let t = 0; t < tl.size; t++) {
-      const r = T_WIDTH * t + T_REPORTED;
-      tl.put(out, F.connChildBytes, t, IN, total[r] as number);
-      tl.put(out, F.connChildBytes, t, OUT, total[r + 1] as number);
-      tl.put(out, F.connChildPackets, t, IN, total[r + 2] as number);
-      tl.put(out, F.connChildPackets, t, OUT, total[r + 3] as number);
+    for (let c = 0; c < this.connNames.length; c++) {
+      const l = out.labels(CONN, [this.connNames[c] as string]);
+      for (let i = 0; i < 3; i++) out.write(F.ikeSaEvents, ce[3 * c + i], l, EVENT_NAMES[i]);
     }
+    const total = this.total;
+    for (let t = 0; t < this.totalConn.length; t++) {
+      const l = out.labels(CONN_CHILD, [this.totalConn[t] as string, this.totalChild[t] as string]);
+      for (let i = 0; i < 3; i++)
+        out.write(F.childSaEvents, total[T_WIDTH * t + T_EVENTS + i], l, EVENT_NAMES[i]);
+      const r = T_WIDTH * t + T_REPORTED;
+      out.write(F.connChildBytes, total[r], l, 'in');
+      out.write(F.connChildBytes, total[r + 1], l, 'out');
+      out.write(F.connChildPackets, total[r + 2], l, 'in');
+      out.write(F.connChildPackets, total[r + 3], l, 'out');
+    }
+    for (const [type, s] of this.alerts) out.write(F.alerts, s.value, null, type);
   }
 }
 
@@ -1178,7 +1178,7 @@ class EventsCollector implements Collector {
   }
 
   private write(out: Parameters<Collector['collect']>[1]): void {
-    out.sample(F.eventsConnected, '', this.connected ? 1 : 0);
+    out.write(F.eventsConnected, this.connected ? 1 : 0);
     this.state.write(out);
   }
 

@@ -26,7 +26,7 @@ export const policies: Collector = {
       }
     });
     for (const type of ['trap', 'drop', 'pass'] as const) {
-      out.sample(F.policies, `type="${type}"`, counts[type]);
+      out.write(F.policies, counts[type], null, type);
     }
   },
 };

@@ -5,7 +5,6 @@
 // passes 512 KiB, which charon drops without a word, and the scrape would only see a timeout (and
 // lose its connection). Without leases the reply is a few dozen bytes per pool.
 
-import { isDecimal, renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { isSection, str } from '../vici/index.js';
 import type { Collector } from './collector.js';
@@ -19,12 +18,9 @@ export const pools: Collector = {
     for (const name in reply) {
       const pool = reply[name];
       if (!isSection(pool)) continue; // success/errmsg of a failed call never get here
-      const size = str(pool.size);
-      if (isDecimal(size)) out.sample(F.poolAddresses, renderLabels(['pool'], [name]), size);
-      for (const state of ['online', 'offline'] as const) {
-        const v = str(pool[state]);
-        if (isDecimal(v)) out.sample(F.poolLeases, renderLabels(F.poolLeases.labels, [name, state]), v);
-      }
+      out.write(F.poolAddresses, str(pool.size), null, name);
+      for (const state of ['online', 'offline'] as const)
+        out.write(F.poolLeases, str(pool[state]), null, name, state);
     }
   },
 };

@@ -1,37 +1,23 @@
 // Collector `sas`: the standard per-SA families from list-sas. One series set per IKE SA (labels conn,
 // ike_id) and per CHILD SA (labels conn, ike_id, child, child_id); relative times become timestamps.
 
-import {
-  type Exposition,
-  escapeLabelValue,
-  labelBytes,
-  labelBytesOf,
-  renderLabels,
-} from '../metrics/exposition.js';
-import { F, type Family } from '../metrics/families.js';
+import type { Exposition, LabelSet } from '../metrics/exposition.js';
+import { F, type Family, LABELS } from '../metrics/families.js';
 import { childName, num, str, strList, subSections, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
-
-const IKE_INFO = F.ikeSaInfo.labels.slice(2);
-const CHILD_INFO = F.childSaInfo.labels.slice(4);
-const IN = labelBytes(',direction="in"');
-const OUT = labelBytes(',direction="out"');
-
-/** `,state="..."` as bytes, made once per state name (a daemon has a dozen). */
-const stateSuffix = labelBytesOf((state) => `,state="${escapeLabelValue(state)}"`, 64);
 
 /** Write `now + sign * field` when the field is present. */
 function timestamp(
   out: Exposition,
   f: Family,
-  labels: Uint8Array,
-  suffix: Uint8Array | null,
+  labels: LabelSet,
   now: number,
   field: string | undefined,
   sign: 1 | -1,
+  direction?: string,
 ) {
   const v = num(field);
-  if (v !== undefined) out.put(f, labels, suffix, now + sign * v);
+  if (v !== undefined) out.write(f, now + sign * v, labels, direction);
 }
 
 export function writeIkeSa(
@@ -43,9 +29,10 @@ export function writeIkeSa(
 ): void {
   const s = (k: string) => str(ike[k]);
   const ikeId = s('uniqueid') ?? '';
-  const labels = renderLabels(['conn', 'ike_id'], [conn, ikeId]);
-  const lb = labelBytes(labels);
-  const info = renderLabels(IKE_INFO, [
+  const lb = out.labels(LABELS.ike, [conn, ikeId]);
+  const info = out.labels(F.ikeSaInfo.labels, [
+    conn,
+    ikeId,
     s('version') ?? '',
     s('local-host') ?? '',
     s('local-id') ?? '',
@@ -59,26 +46,32 @@ export function writeIkeSa(
     s('prf-alg') ?? '',
     s('dh-group') ?? '',
   ]);
-  out.sample(F.ikeSaInfo, `${labels},${info}`, 1);
-  out.put(F.ikeSaState, lb, stateSuffix(s('state') ?? ''), 1);
-  timestamp(out, F.ikeSaEstablished, lb, null, now, s('established'), -1);
-  timestamp(out, F.ikeSaRekey, lb, null, now, s('rekey-time'), 1);
-  timestamp(out, F.ikeSaReauth, lb, null, now, s('reauth-time'), 1);
+  out.write(F.ikeSaInfo, 1, info);
+  out.write(F.ikeSaState, 1, lb, s('state') ?? '');
+  timestamp(out, F.ikeSaEstablished, lb, now, s('established'), -1);
+  timestamp(out, F.ikeSaRekey, lb, now, s('rekey-time'), 1);
+  timestamp(out, F.ikeSaReauth, lb, now, s('reauth-time'), 1);
   const children = subSections(ike['child-sas']);
-  out.put(F.ikeSaChildSas, lb, null, children.length);
-  for (const [key, child] of children) writeChildSa(out, now, labels, key, child);
+  out.write(F.ikeSaChildSas, children.length, lb);
+  for (const [key, child] of children) writeChildSa(out, now, conn, ikeId, key, child);
 }
 
 function writeChildSa(
   out: Exposition,
   now: number,
-  ikeLabels: string,
+  conn: string,
+  ikeId: string,
   key: string,
   child: ViciSection,
 ): void {
   const s = (k: string) => str(child[k]);
-  const labels = `${ikeLabels},${renderLabels(['child', 'child_id'], [childName(key, child), s('uniqueid') ?? ''])}`;
-  const info = renderLabels(CHILD_INFO, [
+  const name = childName(key, child);
+  const id = s('uniqueid') ?? '';
+  const info = out.labels(F.childSaInfo.labels, [
+    conn,
+    ikeId,
+    name,
+    id,
     s('mode') ?? '',
     s('protocol') ?? '',
     s('encap') === 'yes' ? 'true' : 'false',
@@ -93,22 +86,22 @@ function writeChildSa(
     s('integ-keysize') ?? '',
     s('dh-group') ?? '',
   ]);
-  out.sample(F.childSaInfo, `${labels},${info}`, 1);
-  const lb = labelBytes(labels);
-  out.put(F.childSaState, lb, stateSuffix(s('state') ?? ''), 1);
-  const counter = (f: Family, suffix: Uint8Array, k: string) => {
+  out.write(F.childSaInfo, 1, info);
+  const lb = out.labels(LABELS.child, [conn, ikeId, name, id]);
+  out.write(F.childSaState, 1, lb, s('state') ?? '');
+  const counter = (f: Family, direction: string, k: string) => {
     const v = s(k);
-    if (v !== undefined) out.put(f, lb, suffix, v);
+    if (v !== undefined) out.write(f, v, lb, direction);
   };
-  counter(F.childSaBytes, IN, 'bytes-in');
-  counter(F.childSaBytes, OUT, 'bytes-out');
-  counter(F.childSaPackets, IN, 'packets-in');
-  counter(F.childSaPackets, OUT, 'packets-out');
-  timestamp(out, F.childSaLastPacket, lb, IN, now, s('use-in'), -1);
-  timestamp(out, F.childSaLastPacket, lb, OUT, now, s('use-out'), -1);
-  timestamp(out, F.childSaInstalled, lb, null, now, s('install-time'), -1);
-  timestamp(out, F.childSaRekey, lb, null, now, s('rekey-time'), 1);
-  timestamp(out, F.childSaExpire, lb, null, now, s('life-time'), 1);
+  counter(F.childSaBytes, 'in', 'bytes-in');
+  counter(F.childSaBytes, 'out', 'bytes-out');
+  counter(F.childSaPackets, 'in', 'packets-in');
+  counter(F.childSaPackets, 'out', 'packets-out');
+  timestamp(out, F.childSaLastPacket, lb, now, s('use-in'), -1, 'in');
+  timestamp(out, F.childSaLastPacket, lb, now, s('use-out'), -1, 'out');
+  timestamp(out, F.childSaInstalled, lb, now, s('install-time'), -1);
+  timestamp(out, F.childSaRekey, lb, now, s('rekey-time'), 1);
+  timestamp(out, F.childSaExpire, lb, now, s('life-time'), 1);
 }
 
 export const sas: Collector = {

@@ -1,8 +1,7 @@
 // Collector `stats`: the daemon's own statistics (`stats`): start time, IKE SA totals, worker threads,
 // job queues, scheduled jobs, loaded plugins and, where the daemon has mallinfo, its heap.
 
-import { type Exposition, isDecimal, renderLabels } from '../metrics/exposition.js';
-import { F, type Family } from '../metrics/families.js';
+import { F } from '../metrics/families.js';
 import { isSection, str, strList, type ViciEntry, type ViciSection } from '../vici/index.js';
 import type { Collector } from './collector.js';
 
@@ -32,10 +31,6 @@ function section(e: ViciEntry | undefined): ViciSection | undefined {
   return isSection(e) ? e : undefined;
 }
 
-function gauge(out: Exposition, f: Family, labels: string, v: string | undefined): void {
-  if (isDecimal(v)) out.sample(f, labels, v);
-}
-
 export const stats: Collector = {
   name: 'stats',
   help: 'Daemon statistics (stats): start time, IKE SAs, worker threads, job queues, plugins, heap.',
@@ -43,30 +38,29 @@ export const stats: Collector = {
   async collect(ctx, out) {
     const s = await ctx.command('stats');
     const start = parseSince(str(section(s.uptime)?.since));
-    if (start !== undefined) out.sample(F.daemonStartTime, '', start);
+    out.write(F.daemonStartTime, start);
 
     const ikesas = section(s.ikesas);
-    gauge(out, F.daemonIkeSas, '', str(ikesas?.total));
-    gauge(out, F.daemonHalfOpenIkeSas, '', str(ikesas?.['half-open']));
+    out.write(F.daemonIkeSas, str(ikesas?.total));
+    out.write(F.daemonHalfOpenIkeSas, str(ikesas?.['half-open']));
 
     const workers = section(s.workers);
-    gauge(out, F.daemonWorkerPoolThreads, '', str(workers?.total));
-    gauge(out, F.daemonWorkerThreads, 'state="idle"', str(workers?.idle));
+    out.write(F.daemonWorkerPoolThreads, str(workers?.total));
+    out.write(F.daemonWorkerThreads, str(workers?.idle), null, 'idle');
     const active = section(workers?.active);
     const queues = section(s.queues);
     for (const p of PRIORITIES) {
-      gauge(out, F.daemonWorkerThreads, renderLabels(['state'], [p]), str(active?.[p]));
-      gauge(out, F.daemonJobQueueLength, renderLabels(['priority'], [p]), str(queues?.[p]));
+      out.write(F.daemonWorkerThreads, str(active?.[p]), null, p);
+      out.write(F.daemonJobQueueLength, str(queues?.[p]), null, p);
     }
-    gauge(out, F.daemonScheduledJobs, '', str(s.scheduled));
+    out.write(F.daemonScheduledJobs, str(s.scheduled));
 
     for (const plugin of new Set(strList(s.plugins))) {
-      out.sample(F.daemonPluginInfo, renderLabels(['plugin'], [plugin]), 1);
+      out.write(F.daemonPluginInfo, 1, null, plugin);
     }
     const mallinfo = section(s.mallinfo);
     if (mallinfo !== undefined) {
-      for (const k of MALLINFO)
-        gauge(out, F.daemonMallocBytes, renderLabels(['kind'], [k]), str(mallinfo[k]));
+      for (const k of MALLINFO) out.write(F.daemonMallocBytes, str(mallinfo[k]), null, k);
     }
   },
 };

@@ -1,6 +1,5 @@
 // Collector `version`: what the daemon says about itself (`version`): strongswan_info = 1.
 
-import { renderLabels } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str } from '../vici/index.js';
 import type { Collector } from './collector.js';
@@ -13,13 +12,13 @@ export const version: Collector = {
     // The scrape's up-probe already asked; ask again only when used without it.
     const v = ctx.version ?? (await ctx.command('version'));
 
-    out.sample(
+    out.write(
       F.info,
-      renderLabels(
+      1,
+      out.labels(
         F.info.labels,
         F.info.labels.map((k) => str(v[k]) ?? ''),
       ),
-      1,
     );
   },
 };

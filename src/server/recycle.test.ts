@@ -12,7 +12,6 @@ import { parseExposition } from '../../test/helpers/exposition.js';
 import { type Served, serve } from '../../test/helpers/serve.js';
 import { assertComplete } from '../../test/helpers/synthetic-expect.js';
 import { createLogger } from '../log.js';
-import { freeChunks } from '../metrics/exposition.js';
 import { STALL_MS } from './shared-text.js';
 
 const N = 2000;
@@ -103,7 +102,7 @@ describe('recycled exposition chunks', () => {
       now += 1000;
       exact(await get(url, { gzip: s % 2 === 0 }), s);
     }
-    assert.ok(freeChunks() > 0, 'chunks were given back for reuse');
+    assert.ok(served.target.pool.freeChunks > 0, 'chunks were given back for reuse');
     exact(await slow, 0);
 
     // Plain clients of one query share the text as it is made (shared-text.ts): one that stops
@@ -117,9 +116,9 @@ describe('recycled exposition chunks', () => {
       get(url),
     ]);
     for (const body of [paused, ...rest]) exact(body, 5);
-    const free = freeChunks();
+    const free = served.target.pool.freeChunks;
     exact(await get(url), 5);
-    assert.ok(freeChunks() >= free, 'pieces given back');
+    assert.ok(served.target.pool.freeChunks >= free, 'pieces given back');
 
     // Clients that go away mid-response: those scrapes are never recycled, the others stay exact.
     for (let s = 6; s <= 8; s++) {

@@ -4,11 +4,11 @@
 
 import type http from 'node:http';
 import type { Logger } from '../log.js';
-import { CONTENT_TYPES, Exposition, type Format, renderLabels } from '../metrics/exposition.js';
+import { CONTENT_TYPES, Exposition, type Format } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { Gate } from './auth.js';
-import { gzipParts, plainParts } from './gzip.js';
+import { gzipPieces, piecesOf } from './gzip.js';
 import { landingPage } from './landing.js';
 import { acceptsGzip, negotiateFormat } from './negotiate.js';
 import { SharedText, writeShared } from './shared-text.js';
@@ -38,7 +38,7 @@ export interface ServerOptions {
 
 export function buildInfo(version: string): Exposition {
   const e = new Exposition();
-  e.sample(F.buildInfo, renderLabels(F.buildInfo.labels, [version, process.version]), 1);
+  e.write(F.buildInfo, 1, null, version, process.version);
   return e;
 }
 
@@ -70,23 +70,24 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
       if (format === 'openmetrics') parts.push(EOF);
       return parts;
     };
-    const e = outcome?.exposition;
-    // A plain response of a scrape whose lines are kept by reference: made as it is written.
-    if (outcome !== undefined && e?.byReference === true && !gz) {
-      const make = async () => new SharedText(() => e.reader(format), e.textLength(format), await tail());
-      return outcome.response(`${format}|false|${withSelf}`, make);
+    if (outcome === undefined) {
+      const t = await tail();
+      return gz ? gzipPieces(piecesOf(t)) : t;
     }
-    const make = async () => {
-      const parts = [...(e ? await e.parts(format) : []), ...(await tail())];
-      return gz ? gzipParts(parts) : plainParts(parts);
-    };
-    return outcome ? outcome.response(`${format}|${gz}|${withSelf}`, make) : make();
+    const e = outcome.exposition;
+    return outcome.response(`${format}|${gz}|${withSelf}`, async () => {
+      const t = await tail();
+      // Plain text is made as it is written (shared by the clients that joined); gzip as it is deflated.
+      return gz
+        ? gzipPieces(e.reader(format), t)
+        : new SharedText(() => e.reader(format), e.textLength(format), t);
+    });
   }
 
   async function metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const format: Format = negotiateFormat(req.headers.accept);
     const gz = acceptsGzip(req.headers['accept-encoding']);
-    const outcome = opts.target ? await opts.target.scrape(headerTimeoutMs(req, offset), gz) : undefined;
+    const outcome = opts.target ? await opts.target.scrape(headerTimeoutMs(req, offset)) : undefined;
     if (outcome) res.once('finish', outcome.hold());
     sendChunks(req, res, CONTENT_TYPES[format], await body(outcome, format, gz, true), gz);
   }
@@ -109,7 +110,7 @@ export function createHandler(opts: ServerOptions): http.RequestListener {
     }
     const format = negotiateFormat(req.headers.accept);
     const gz = acceptsGzip(req.headers['accept-encoding']);
-    const outcome = await target.scrape(headerTimeoutMs(req, offset), gz);
+    const outcome = await target.scrape(headerTimeoutMs(req, offset));
     res.once('finish', outcome.hold());
     sendChunks(req, res, CONTENT_TYPES[format], await body(outcome, format, gz, false), gz);
   }

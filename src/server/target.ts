@@ -9,6 +9,7 @@ import {
   runScrape,
 } from '../collectors/collector.js';
 import type { Exposition } from '../metrics/exposition.js';
+import { ChunkPool } from '../metrics/pool.js';
 
 import { ViciClient } from '../vici/index.js';
 import type { SharedText } from './shared-text.js';
@@ -28,6 +29,12 @@ export interface TargetOptions {
    * start it so), else nothing.
    */
   collectGarbage?: () => void;
+  /**
+   * Check the reuse of the target's chunks: one given back twice throws, and one given back is
+   * zeroed at once, so that text made from it after that fails (tests). Default: the environment
+   * variable STRONGSWAN_EXPORTER_CHECK_BUFFERS=1.
+   */
+  checkBuffers?: boolean;
 }
 
 /**
@@ -108,9 +115,12 @@ export class Target {
   readonly stats = { queries: 0, shared: 0 };
 
   private readonly collectGarbage: () => void;
+  /** The chunks and label dictionary its scrapes are written into, reused scrape after scrape. */
+  readonly pool: ChunkPool;
 
   constructor(readonly opts: TargetOptions) {
     this.collectGarbage = opts.collectGarbage ?? fullGc;
+    this.pool = new ChunkPool(opts.checkBuffers ?? process.env.STRONGSWAN_EXPORTER_CHECK_BUFFERS === '1');
     this.client = new ViciClient({ address: opts.address, timeoutMs: opts.timeoutMs });
     const env = {
       address: opts.address,
@@ -121,11 +131,8 @@ export class Target {
     this.collectors = opts.collectors.map((c) => (c.attach ? c.attach(env) : c));
   }
 
-  /**
-   * Scrape, or join the scrape already under way. `timeoutMs` bounds a new query (default: the
-   * target's); `deflate`: a new query is made for a gzip client (its text deflated as written).
-   */
-  scrape(timeoutMs = this.opts.timeoutMs, deflate = false): Promise<ScrapeOutcome> {
+  /** Scrape, or join the scrape already under way. `timeoutMs` bounds a new query (default: the target's). */
+  scrape(timeoutMs = this.opts.timeoutMs): Promise<ScrapeOutcome> {
     if (this.inflight !== null) {
       this.stats.shared++;
       return this.inflight;
@@ -140,7 +147,7 @@ export class Target {
       log,
       Date.now,
       this.opts.options ?? DEFAULT_OPTIONS,
-      deflate,
+      this.pool,
     )
       .then((r) => {
         const outcome = new ScrapeOutcome(r.up, r.exposition, this.collectGarbage);

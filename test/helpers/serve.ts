@@ -26,6 +26,8 @@ export async function serve(
     timeoutMs: opts.timeoutMs ?? 5000,
     collectors: opts.collectors ?? COLLECTORS.filter((c) => c.defaultEnabled),
     log,
+    // Chunk reuse checked: a chunk given back while a response still reads it fails the test.
+    checkBuffers: true,
     ...(opts.collectGarbage ? { collectGarbage: opts.collectGarbage } : {}),
   });
   const server = http.createServer(
