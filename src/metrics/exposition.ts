@@ -82,7 +82,7 @@ export class Exposition {
   private readonly checkedNames: (readonly string[] | undefined)[] = [];
   private readonly checkedRest: number[] = [];
   /** Endings (the labels after a label set) stored so far, by family ordinal and prefix length. */
-  private readonly endings = new Map<number, Map<string, Ending>>();
+  private readonly endings: (Ending | undefined)[] = [];
   private endingsKept = 0;
   private readonly pool: ChunkPool | undefined;
   private readonly ownsDict: boolean;
@@ -146,8 +146,14 @@ export class Exposition {
     const start = b.off;
     const end = writeValue(buf, start + LINE_HEAD, value);
     if (end < 0) return false;
-    buf.writeUInt32LE(lref, start);
-    buf.writeUInt32LE(eref, start + 4);
+    buf[start] = lref;
+    buf[start + 1] = lref >>> 8;
+    buf[start + 2] = lref >>> 16;
+    buf[start + 3] = lref >>> 24;
+    buf[start + 4] = eref;
+    buf[start + 5] = eref >>> 8;
+    buf[start + 6] = eref >>> 16;
+    buf[start + 7] = eref >>> 24;
     const vlen = end - start - LINE_HEAD;
     buf[start + 8] = vlen;
     b.off = end;
@@ -170,38 +176,36 @@ export class Exposition {
   /** The dictionary number of `,name="v1",...` (the family's labels after the first `from`). */
   private ending(f: Family, from: number, v1: string, v2?: string, v3?: string): number {
     const key = f.ordinal * 8 + from;
-    let level = this.endings.get(key);
-    if (level === undefined) {
-      level = new Map();
-      this.endings.set(key, level);
+    let root = this.endings[key];
+    if (root === undefined) {
+      root = { ref: NONE, next: new Map() };
+      this.endings[key] = root;
     }
-    const values = [v1, v2, v3];
-    let node: Ending | undefined;
-    for (let i = 0; i < 3; i++) {
-      const v = values[i];
-      if (v === undefined) break;
-      if (level === null) level = new Map();
-      node = level.get(v);
-      if (node === undefined) {
-        if (this.endingsKept >= MAX_ENDINGS) return this.dict.add(this.endingText(f, from, values));
-        node = { ref: NONE, next: null };
-        level.set(v, node);
-        this.endingsKept++;
-      }
-      if (values[i + 1] !== undefined) {
-        node.next ??= new Map();
-        level = node.next;
-      }
-    }
-    const leaf = node as Ending;
-    if (leaf.ref === NONE) leaf.ref = this.dict.add(this.endingText(f, from, values));
-    return leaf.ref;
+    // One level per value, without making an array per line.
+    let node = this.step(root, v1);
+    if (node !== null && v2 !== undefined) node = this.step(node, v2);
+    if (node !== null && v3 !== undefined) node = this.step(node, v3);
+    if (node === null) return this.dict.add(this.endingText(f, from, v1, v2, v3));
+    if (node.ref === NONE) node.ref = this.dict.add(this.endingText(f, from, v1, v2, v3));
+    return node.ref;
   }
 
-  private endingText(f: Family, from: number, values: readonly (string | undefined)[]): string {
-    const n = values.indexOf(undefined);
-    const names = f.labels.slice(from, from + (n < 0 ? values.length : n));
-    const text = renderLabels(names, values as string[]);
+  /** The node after `node` for value v, made if there is room; null beyond MAX_ENDINGS. */
+  private step(node: Ending, v: string): Ending | null {
+    node.next ??= new Map();
+    let n = node.next.get(v);
+    if (n === undefined) {
+      if (this.endingsKept >= MAX_ENDINGS) return null;
+      n = { ref: NONE, next: null };
+      node.next.set(v, n);
+      this.endingsKept++;
+    }
+    return n;
+  }
+
+  private endingText(f: Family, from: number, v1: string, v2?: string, v3?: string): string {
+    const values = v2 === undefined ? [v1] : v3 === undefined ? [v1, v2] : [v1, v2, v3];
+    const text = renderLabels(f.labels.slice(from, from + values.length), values);
     return from > 0 ? `,${text}` : text;
   }
 
