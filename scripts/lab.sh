@@ -1146,7 +1146,8 @@ cmd_rw_down() {
 	for ns in $(rw_namespaces | sort -u); do
 		ns_exists "$ns" && ip netns del "$ns" 2>/dev/null
 	done
-	if [ -d "$LAB_DIR/gw1" ]; then
+	# `down` removes LAB_DIR and gw1 with it
+	if [ -z "$fast" ] && [ -d "$LAB_DIR/gw1" ]; then
 		for ((i = 1; i <= n; i++)); do rm -rf -- "${LAB_DIR:?}/u$i"; done
 		rm -rf -- "$LAB_DIR/rw" "$LAB_DIR/rw.count"
 		if [ -f "$LAB_DIR/gw1/swanctl/conf.d/rw.conf" ]; then
@@ -1155,7 +1156,7 @@ cmd_rw_down() {
 				# unload `rw` and the users' secrets; whatever is left of their IKE SAs on gw1 goes
 				sw gw1 --load-conns >>"$LAB_DIR/gw1/swanctl.log" 2>&1
 				sw gw1 --load-creds --clear --noprompt >>"$LAB_DIR/gw1/swanctl.log" 2>&1
-				sw gw1 --terminate --ike "$RW_CONN" --force --timeout 5 >/dev/null 2>&1
+				sw gw1 --terminate --ike "$RW_CONN" --force >/dev/null 2>&1
 			fi
 		fi
 	fi
