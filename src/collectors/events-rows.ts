@@ -66,6 +66,9 @@ export const F_MOVED = 16;
 export const UP = 0;
 export const DOWN = 1;
 export const REKEY = 2;
+/** A connection's row: its IKE SA events (up, down, rekey), then its IKE SAs that never got established. */
+export const C_FAILED = 3;
+export const C_WIDTH = 4;
 
 /**
  * A typed array with room for `n` elements: the same one, or a copy a quarter bigger (not twice:

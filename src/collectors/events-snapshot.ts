@@ -2,6 +2,7 @@
 // checked as it is read, so that a file that does not hold together is refused, never read wrong.
 
 import {
+  C_WIDTH,
   I_ABSENT,
   I_BORN,
   I_CONN,
@@ -38,7 +39,9 @@ export interface StateTables {
   readonly total: Float64Array;
   readonly child: RowTable;
   readonly ike: RowTable;
-  readonly alerts: Map<string, { value: number }>;
+  readonly alerts: ReadonlyMap<string, ReadonlyMap<string, { value: number }>>;
+  /** Count n alerts of a type about a connection ('' for none). */
+  alert(conn: string, type: string, n: number): void;
   /** The row of a connection, made if it has none. */
   conn(name: string): number;
   /** The row of a child config, made if it has none. */
@@ -47,8 +50,8 @@ export interface StateTables {
 
 /** What a state file holds of an EventState (JSON; see EventState.snapshot). */
 export interface EventSnapshot {
-  /** IKE SA events per connection: up, down, rekey. */
-  conns: Record<string, [number, number, number]>;
+  /** IKE SA events per connection: up, down, rekey, and IKE SAs that never got established. */
+  conns: Record<string, [number, number, number, number]>;
   /** Per child config: conn, child, CHILD SA events (3), finished (4), reported (4). */
   children: [string, string, number[], number[], number[]][];
   /**
@@ -58,8 +61,25 @@ export interface EventSnapshot {
   sas: [number | string, number, number, number, number[], number[], number, number, number, number][];
   /** Per IKE SA: id, SPI, connection, flags, absent, the id it was rekeyed into (-1: none). */
   ikes: [number | string, number, string, number, number, number][];
-  /** Alerts by type. */
-  alerts: Record<string, number>;
+  /** Alerts: connection ('' for none), type, count. */
+  alerts: [string, string, number][];
+}
+
+/**
+ * A snapshot of a state file of version 2 (no failed attempts, alerts without their connection) as
+ * one of version 3; anything else as it is (restoring checks it).
+ */
+export function upgradeSnapshot(snap: unknown, version: number): unknown {
+  if (version !== 2 || typeof snap !== 'object' || snap === null) return snap;
+  const s = snap as { conns?: unknown; alerts?: unknown };
+  const conns: Record<string, unknown> = {};
+  if (typeof s.conns === 'object' && s.conns !== null)
+    for (const [name, ev] of Object.entries(s.conns)) conns[name] = Array.isArray(ev) ? [...ev, 0] : ev;
+  const alerts =
+    typeof s.alerts === 'object' && s.alerts !== null && !Array.isArray(s.alerts)
+      ? Object.entries(s.alerts).map(([type, n]) => ['', type, n])
+      : s.alerts;
+  return { ...s, conns, alerts };
 }
 
 function isFlags(v: unknown): v is number {
@@ -78,7 +98,8 @@ function counts(v: unknown, n: number, what: string): number[] {
 export function toSnapshot(st: StateTables): EventSnapshot {
   const conns: EventSnapshot['conns'] = {};
   for (const [name, c] of st.conns)
-    conns[name] = [st.connEvents[3 * c], st.connEvents[3 * c + 1], st.connEvents[3 * c + 2]] as [
+    conns[name] = Array.from(st.connEvents.subarray(C_WIDTH * c, C_WIDTH * (c + 1))) as [
+      number,
       number,
       number,
       number,
@@ -128,8 +149,8 @@ export function toSnapshot(st: StateTables): EventSnapshot {
       ii[i + I_NEXT] as number,
     ]);
   }
-  const alerts: Record<string, number> = {};
-  for (const [type, a] of st.alerts) alerts[type] = a.value;
+  const alerts: EventSnapshot['alerts'] = [];
+  for (const [conn, byType] of st.alerts) for (const [type, a] of byType) alerts.push([conn, type, a.value]);
   return { conns, children, sas, ikes, alerts };
 }
 
@@ -139,7 +160,7 @@ export function fromSnapshot(snap: EventSnapshot, st: StateTables): void {
     throw new Error('conns: not an object');
   for (const [name, ev] of Object.entries(snap.conns)) {
     const c = st.conn(name);
-    st.connEvents.set(counts(ev, 3, `conns.${name}`), 3 * c);
+    st.connEvents.set(counts(ev, C_WIDTH, `conns.${name}`), C_WIDTH * c);
   }
   if (!Array.isArray(snap.children)) throw new Error('children: not a list');
   const rows: number[] = [];
@@ -209,10 +230,11 @@ export function fromSnapshot(snap: EventSnapshot, st: StateTables): void {
     st.ike.ints[i + I_BORN] = 0;
     st.ike.ints[i + I_NEXT] = next as number;
   }
-  if (typeof snap.alerts !== 'object' || snap.alerts === null || Array.isArray(snap.alerts))
-    throw new Error('alerts: not an object');
-  for (const [type, n] of Object.entries(snap.alerts)) {
-    if (!isCount(n)) throw new Error(`alerts.${type}: not a count`);
-    st.alerts.set(type, { value: n });
+  if (!Array.isArray(snap.alerts)) throw new Error('alerts: not a list');
+  for (const [k, row] of snap.alerts.entries()) {
+    const [conn, type, n] = Array.isArray(row) ? row : [];
+    if (typeof conn !== 'string' || typeof type !== 'string' || !isCount(n))
+      throw new Error(`alerts[${k}]: not [conn, type, count]`);
+    st.alert(conn, type, n);
   }
 }

@@ -8,6 +8,8 @@
 
 import { childName, str, subSections, type ViciSection } from '../vici/index.js';
 import {
+  C_FAILED,
+  C_WIDTH,
   count,
   counters,
   ended,
@@ -56,6 +58,15 @@ import {
 
 export type { EventSnapshot, EventStateOptions };
 
+/** charon's name for an IKE SA that no connection was chosen for (yet). */
+const UNNAMED = '(unnamed)';
+
+/** Whether an IKE SA (as listed, or in an event) never got established: charon is still setting it up. */
+function halfOpen(ike: ViciSection): boolean {
+  const state = str(ike.state);
+  return state === 'CONNECTING' || state === 'CREATED';
+}
+
 export class EventState extends EventTables {
   constructor(opts: EventStateOptions = {}) {
     super(opts);
@@ -75,13 +86,12 @@ export class EventState extends EventTables {
   onEvent(name: string, msg: ViciSection): void {
     this.received++;
     if (name === 'alert') {
-      const type = str(msg.type) ?? '';
-      let a = this.alerts.get(type);
-      if (a === undefined) {
-        a = { value: 0 };
-        this.alerts.set(type, a);
-      }
-      a.value++;
+      // The connection it concerns, where it names one that is configured (a bounded label).
+      const about = isSectionValue(msg['ike-sa']) ? ikeOf(msg['ike-sa'])?.[0] : undefined;
+      this.alert(
+        about !== undefined && this.conns.has(about) && about !== UNNAMED ? about : '',
+        str(msg.type) ?? '',
+      );
       return;
     }
     const ike = ikeOf(msg);
@@ -89,16 +99,21 @@ export class EventState extends EventTables {
     const [conn, sa] = ike;
     const updown = str(msg.up) === 'yes' ? 'up' : 'down';
     // (rows are made before their arrays are passed on: making one may grow them)
-    if (name === 'ike-updown') {
+    if (name === 'ike-updown' && updown === 'down' && halfOpen(sa)) {
+      // Never up (rejected proposal, failed authentication, unreachable peer): a failed attempt of
+      // its connection; `(unnamed)` is charon's name for an IKE SA no connection was chosen for.
+      const at = C_WIDTH * this.conn(conn === UNNAMED ? '' : conn);
+      inc(this.connEvents, at + C_FAILED);
+    } else if (name === 'ike-updown') {
       const f = I_INTS * this.ikeEntry(conn, sa) + I_FLAGS;
-      const at = 3 * this.conn(conn);
+      const at = C_WIDTH * this.conn(conn);
       count(this.connEvents, at, this.ike.ints, f, updown);
     } else if (name === 'ike-rekey') {
       const o = isSectionValue(sa.old) ? I_INTS * this.ikeEntry(conn, sa.old) + I_FLAGS : -1;
       const n = isSectionValue(sa.new) ? I_INTS * this.ikeEntry(conn, sa.new) + I_FLAGS : -1;
       // where the old one's CHILD SAs went: a later move of theirs starts from the new one
       if (o >= 0 && n >= 0) this.ike.ints[o - I_FLAGS + I_NEXT] = ikeIdInt(saId(sa.new as ViciSection));
-      const at = 3 * this.conn(conn);
+      const at = C_WIDTH * this.conn(conn);
       rekeyed(this.connEvents, at, this.ike.ints, o, n);
     } else if (name === 'child-updown') {
       const ikeId = ikeIdInt(saId(sa));
@@ -140,6 +155,8 @@ export class EventState extends EventTables {
 
   /** An IKE SA as listed in this scrape; its row. */
   onListedIke(conn: string, ike: ViciSection): number {
+    // Half-open: not up yet (an up event, or a later listing, counts it once it is).
+    if (halfOpen(ike)) return -1;
     const r = this.ikeEntry(conn, ike, true);
     const i = I_INTS * r;
     const ii = this.ike.ints;
@@ -300,7 +317,7 @@ export class EventState extends EventTables {
       if (id === undefined) continue;
       const i = I_INTS * r;
       const f = ii[i + I_FLAGS] as number;
-      const at = 3 * (ii[i + I_CONN] as number);
+      const at = C_WIDTH * (ii[i + I_CONN] as number);
       if (ii[i + I_LISTED_IN] === now) {
         if (this.reconciling && (f & F_START) === 0) {
           if ((f & F_INHERITS) !== 0) rekeyed(ce, at, ii, -1, i + I_FLAGS);

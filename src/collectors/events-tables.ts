@@ -6,6 +6,8 @@ import type { Exposition } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, subSections, type ViciSection } from '../vici/index.js';
 import {
+  C_FAILED,
+  C_WIDTH,
   counters,
   ended,
   F_START,
@@ -86,7 +88,7 @@ export class EventTables implements StateTables {
   /** Connection rows by conn: their names and IKE SA events (3 per row). */
   readonly conns = new Map<string, number>();
   protected readonly connNames: string[] = [];
-  connEvents = new Float64Array(3 * 64);
+  connEvents = new Float64Array(C_WIDTH * 64);
   /**
    * Child config rows by conn, then child: their conn and child, and T_ numbers. Two
    * levels, not one key `conn + child`: the joined key had to be made and hashed per child and
@@ -102,8 +104,8 @@ export class EventTables implements StateTables {
   readonly ike = new RowTable(0, I_INTS);
   /** Counters of the CHILD SA being listed or reported by an event. */
   protected readonly scratch = new Float64Array(4);
-  /** by alert type */
-  readonly alerts = new Map<string, Series>();
+  /** Alerts by the connection they concern ('' for none or one not configured), then by type. */
+  readonly alerts = new Map<string, Map<string, Series>>();
   /** The scrape under way (counted from 1). */
   protected scrapeNo = 0;
 
@@ -111,16 +113,34 @@ export class EventTables implements StateTables {
     let c = this.conns.get(conn);
     if (c === undefined) {
       c = this.connNames.push(conn) - 1;
-      this.connEvents = room(this.connEvents, 3 * (c + 1));
+      this.connEvents = room(this.connEvents, C_WIDTH * (c + 1));
       this.conns.set(conn, c);
     }
     return c;
   }
 
+  /** Count one alert of `type` about connection `conn` ('' for none). */
+  alert(conn: string, type: string, n = 1): void {
+    let byType = this.alerts.get(conn);
+    if (byType === undefined) {
+      byType = new Map();
+      this.alerts.set(conn, byType);
+    }
+    const a = byType.get(type);
+    if (a === undefined) byType.set(type, { value: n });
+    else a.value += n;
+  }
+
+  /** How many IKE SAs of the connection never got established (for tests). */
+  failures(conn: string): number | undefined {
+    const c = this.conns.get(conn);
+    return c === undefined ? undefined : this.connEvents[C_WIDTH * c + C_FAILED];
+  }
+
   /** How many IKE SA events of this kind the connection had (for tests). */
   ikeEvents(conn: string, event: EventName): number | undefined {
     const c = this.conns.get(conn);
-    return c === undefined ? undefined : this.connEvents[3 * c + EVENT_INDEX[event]];
+    return c === undefined ? undefined : this.connEvents[C_WIDTH * c + EVENT_INDEX[event]];
   }
 
   /** How many CHILD SA events of this kind the child config had. */
@@ -223,7 +243,7 @@ export class EventTables implements StateTables {
       const i = I_INTS * r;
       if (this.ike.ints[i + I_SPI] === sp) return r;
       // a restarted daemon's reused id: the IKE SA that had it is gone
-      ended(this.connEvents, 3 * (this.ike.ints[i + I_CONN] as number), this.ike.ints, i + I_FLAGS);
+      ended(this.connEvents, C_WIDTH * (this.ike.ints[i + I_CONN] as number), this.ike.ints, i + I_FLAGS);
       this.ike.forget(r);
     }
     const c = this.conn(conn);
@@ -288,8 +308,12 @@ export class EventTables implements StateTables {
   write(out: Exposition): void {
     const ce = this.connEvents;
     for (let c = 0; c < this.connNames.length; c++) {
-      const l = out.labels(CONN, [this.connNames[c] as string]);
-      for (let i = 0; i < 3; i++) out.write(F.ikeSaEvents, ce[3 * c + i], l, EVENT_NAMES[i]);
+      const name = this.connNames[c] as string;
+      const l = out.labels(CONN, [name]);
+      // '' holds only the failed attempts no connection was chosen for
+      if (name !== '')
+        for (let i = 0; i < 3; i++) out.write(F.ikeSaEvents, ce[C_WIDTH * c + i], l, EVENT_NAMES[i]);
+      out.write(F.ikeSaFailures, ce[C_WIDTH * c + C_FAILED], l);
     }
     const total = this.total;
     for (let t = 0; t < this.totalConn.length; t++) {
@@ -302,6 +326,7 @@ export class EventTables implements StateTables {
       out.write(F.connChildPackets, total[r + 2], l, 'in');
       out.write(F.connChildPackets, total[r + 3], l, 'out');
     }
-    for (const [type, s] of this.alerts) out.write(F.alerts, s.value, null, type);
+    for (const [conn, byType] of this.alerts)
+      for (const [type, s] of byType) out.write(F.alerts, s.value, null, conn, type);
   }
 }

@@ -189,11 +189,56 @@ describe('EventState: traffic per child config', () => {
     assert.ok(rows.all <= 3 * 8, `${rows.all} rows for 90 SAs: rows of forgotten SAs reused`);
   });
 
-  it('counts alerts by type and initialises configured connections at 0', () => {
+  it('counts an IKE SA that never got established as a failed attempt, not as a down', async () => {
+    /** The events of a real capture (strongSwan 6.1.0, scripts/lab.sh rw-fail: test/fixtures/strongswan6). */
+    const events = (f: string): ViciInput[] =>
+      (
+        JSON.parse(fs.readFileSync(path.join('test/fixtures/strongswan6', f), 'utf8')) as {
+          data: { msg: ViciInput }[];
+        }
+      ).data.map((e) => e.msg);
+    const st = new EventState();
+    st.known('rw', ['rw']);
+    // gw1 refusing a wrong EAP secret (under rw) and rejecting a proposal (no connection chosen yet:
+    // "(unnamed)"); the initiator's side of both (under rw)
+    for (const m of events('6.1.0-gw1-ike-updown-never-established.json')) st.onEvent('ike-updown', sec(m));
+    for (const m of events('6.1.0-u2-ike-updown-never-established.json')) st.onEvent('ike-updown', sec(m));
+    assert.equal(st.ikeEvents('rw', 'down'), 0);
+    assert.equal(st.ikeEvents('rw', 'up'), 0);
+    assert.equal(st.failures('rw'), 3);
+    assert.equal(st.failures(''), 1);
+    assert.equal(st.failures('(unnamed)'), undefined, 'no made-up connection');
+    // an SA that was up still counts as a down
+    st.onEvent(
+      'ike-updown',
+      sec({ up: 'yes', rw: { uniqueid: '40', state: 'ESTABLISHED', established: '1' } }),
+    );
+    st.onEvent('ike-updown', sec({ rw: { uniqueid: '40', state: 'DELETING', established: '9' } }));
+    assert.equal(st.ikeEvents('rw', 'up'), 1);
+    assert.equal(st.ikeEvents('rw', 'down'), 1);
+    // a half-open SA in a listing is not up (and no row is kept for it)
+    st.beginScrape(true);
+    assert.equal(st.onListedIke('rw', sec({ uniqueid: '41', state: 'CONNECTING' })), -1);
+    st.endScrape(true);
+    assert.equal(st.ikeEvents('rw', 'up'), 1);
+  });
+
+  it('counts alerts by type and by the configured connection they name, and initialises configured connections at 0', () => {
     const st = new EventState();
     st.onEvent('alert', sec({ type: 'peer-auth-failed' }));
     st.onEvent('alert', sec({ type: 'peer-auth-failed' }));
-    assert.equal(st.alerts.get('peer-auth-failed')?.value, 2);
+    assert.equal(st.alerts.get('')?.get('peer-auth-failed')?.value, 2);
+    const about = (name: string, type: string) =>
+      sec({ type, 'ike-sa': { [name]: { uniqueid: '7', state: 'CONNECTING' } } });
+    // not configured (yet): no connection label made up from what a peer sent
+    st.onEvent('alert', about('rw', 'peer-auth-failed'));
+    assert.equal(st.alerts.get('')?.get('peer-auth-failed')?.value, 3);
+    st.known('rw', ['rw']);
+    st.onEvent('alert', about('rw', 'peer-auth-failed'));
+    st.onEvent('alert', about('(unnamed)', 'proposal-mismatch-ike'));
+    assert.equal(st.alerts.get('rw')?.get('peer-auth-failed')?.value, 1);
+    assert.equal(st.alerts.get('')?.get('proposal-mismatch-ike')?.value, 1);
+    assert.equal(st.alerts.has('(unnamed)'), false);
     st.known('site', ['net1', 'net2']);
     st.known('lone', []);
     assert.equal(st.ikeEvents('site', 'rekey'), 0);
@@ -332,7 +377,7 @@ describe('EventState: snapshot and restore (the state file)', () => {
       assert.equal(st.ikeEvents('gw', 'up'), 1);
       assert.deepEqual(st.reported('idle', 'none'), [0, 0, 0, 0]);
     }
-    assert.equal(b.alerts.get('peer-auth-failed')?.value, 1);
+    assert.equal(b.alerts.get('')?.get('peer-auth-failed')?.value, 1);
   });
 
   it('counts an SA that is not in the saved state from 0, however old it is', () => {
@@ -350,14 +395,15 @@ describe('EventState: snapshot and restore (the state file)', () => {
       ['conns missing', (s) => delete s.conns],
       ['conns not an object', (s) => (s.conns = [])],
       ['negative event count', (s) => (s.conns.gw[0] = -1)],
-      ['two counts where three belong', (s) => s.conns.gw.pop()],
+      ['three counts where four belong', (s) => s.conns.gw.pop()],
       ['child row without names', (s) => (s.children[0][0] = 5)],
       ['reported not finite', (s) => (s.children[0][4][0] = null)],
       ['SA of a child that is not there', (s) => (s.sas[0][3] = 99)],
       ['SA retired neither 0 nor 1', (s) => (s.sas[0][6] = 2)],
       ['SA id twice', (s) => s.sas.push(s.sas[0])],
       ['SA SPI not an integer', (s) => (s.sas[0][1] = 'aa01')],
-      ['alert not a count', (s) => (s.alerts['peer-auth-failed'] = '1')],
+      ['alert not a count', (s) => (s.alerts[0][2] = '1')],
+      ['alert without its connection', (s) => (s.alerts[0] = ['peer-auth-failed', 1])],
     ];
     for (const [what, breakIt] of breakers) {
       const s = good();

@@ -28,7 +28,7 @@ import {
 import { type Collector, describe, type Logger, type ScrapeContext, type TargetEnv } from './collector.js';
 import { type EventSnapshot, EventState } from './events-state.js';
 import { type ReadResult, readStateFile, STATE_KIND, STATE_VERSION, writeStateFile } from './state-file.js';
-import { parseSince } from './stats.js';
+import { parseSince, SAME_RUN_S } from './stats.js';
 
 export { type EventSnapshot, EventState };
 
@@ -38,8 +38,6 @@ export const SUBSCRIBED_EVENTS = ['ike-updown', 'child-updown', 'ike-rekey', 'ch
 const SAVE_EVERY_MS = 60_000;
 /** Events kept until the state file is decided on (the first scrape that reaches the daemon). */
 const MAX_EARLY_EVENTS = 10_000;
-/** How far apart two readings of the daemon's start may be for one run (charon works it out anew each time). */
-const SAME_RUN_S = 2;
 
 /** The per-target instance: owns the subscription connection and the state (and its file). */
 class EventsCollector implements Collector {

@@ -14,7 +14,13 @@ describe('state file', () => {
     savedAt: 1_800_000_000_000,
     address: 'unix:///run/charon.vici',
     daemonSince: 1_799_999_000,
-    state: { conns: { gw: [1, 0, 0] }, children: [], sas: [], ikes: [], alerts: {} },
+    state: {
+      conns: { gw: [1, 0, 0, 2] },
+      children: [],
+      sas: [],
+      ikes: [],
+      alerts: [['gw', 'peer-auth-failed', 3]],
+    },
   });
 
   it('is written atomically, for its owner only, and read back as written', async () => {
@@ -51,7 +57,7 @@ describe('state file', () => {
       [write('other.json', '{"kind":"something else"}'), /not a state file of this exporter/, false],
       [
         write('v9.json', JSON.stringify({ ...content(), version: 9 })),
-        /version 9, this exporter reads 2/,
+        /version 9, this exporter reads 2 and 3/,
         false,
       ],
       [write('nostate.json', JSON.stringify({ ...content(), state: undefined })), /incomplete/, false],

@@ -4,10 +4,12 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EventSnapshot } from './events.js';
+import { type EventSnapshot, upgradeSnapshot } from './events-snapshot.js';
 
 export const STATE_KIND = 'strongswan_exporter events state';
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
+/** Versions this exporter reads: 2 is upgraded as it is read (see upgradeSnapshot). */
+const READS = [2, 3];
 
 export interface StateFile {
   kind: typeof STATE_KIND;
@@ -45,17 +47,18 @@ export function readStateFile(file: string): ReadResult {
   const f = data as Partial<StateFile> | null;
   if (typeof f !== 'object' || f === null || f.kind !== STATE_KIND)
     return { ok: false, missing: false, why: 'not a state file of this exporter' };
-  if (f.version !== STATE_VERSION)
+  if (!READS.includes(f.version as number))
     return {
       ok: false,
       missing: false,
-      why: `version ${String(f.version)}, this exporter reads ${STATE_VERSION}`,
+      why: `version ${String(f.version)}, this exporter reads ${READS.join(' and ')}`,
     };
   if (typeof f.savedAt !== 'number' || typeof f.address !== 'string' || typeof f.state !== 'object')
     return { ok: false, missing: false, why: 'incomplete' };
   if (f.daemonSince !== null && typeof f.daemonSince !== 'number')
     return { ok: false, missing: false, why: 'incomplete' };
-  return { ok: true, file: f as StateFile };
+  const state = upgradeSnapshot(f.state, f.version as number) as EventSnapshot;
+  return { ok: true, file: { ...(f as StateFile), version: STATE_VERSION, state } };
 }
 
 /** Write the state file atomically, readable by its owner only. */

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { FakeCharon } from '../../test/fake-charon/server.js';
 import { select, value } from '../../test/helpers/exposition.js';
-import { scrapeFake, success, VERSION_REPLY } from '../../test/helpers/scrape.js';
+import { quietLog, scrapeFake, success, VERSION_REPLY } from '../../test/helpers/scrape.js';
 import type { ViciInput } from '../vici/index.js';
-import { parseSince, stats } from './stats.js';
+import { parseSince, stableStart, stats } from './stats.js';
 import { version } from './version.js';
 
 // What charon 5.9.8 answered in the lab (swanctl --stats --raw), with distinct numbers.
@@ -101,6 +101,29 @@ describe('collector stats', () => {
     assert.equal(select(p, 'strongswan_daemon_malloc_bytes').length, 0);
     assert.equal(select(p, 'strongswan_daemon_start_time_seconds').length, 0);
     assert.equal(value(p, 'strongswan_daemon_ike_sas'), 101);
+  });
+
+  it('keeps the start time of one daemon run still, though charon works it out anew each time', async () => {
+    const attached = stats.attach?.({ address: fake.address, timeoutMs: 2000, log: quietLog });
+    assert.ok(attached);
+    const at = (since: string) =>
+      ({ ...(STATS as Record<string, unknown>), uptime: { running: 'x', since } }) as ViciInput;
+    const start = async (since: string) => {
+      reply = at(since);
+      return value((await scrapeFake(fake, [attached])).p, 'strongswan_daemon_start_time_seconds');
+    };
+    const t = parseSince('Nov 28 04:27:44 2026') as number;
+    assert.equal(await start('Nov 28 04:27:44 2026'), t);
+    assert.equal(await start('Nov 28 04:27:45 2026'), t, 'one second later: the same run');
+    assert.equal(await start('Nov 28 04:27:43 2026'), t);
+    // a restart: the new start, and from then on that one
+    assert.equal(await start('Nov 28 05:00:00 2026'), parseSince('Nov 28 05:00:00 2026'));
+    assert.equal(await start('Nov 28 05:00:01 2026'), parseSince('Nov 28 05:00:00 2026'));
+    // unattached (a one-off scrape): as read
+    reply = at('Nov 28 04:27:45 2026');
+    assert.equal(value((await scrapeFake(fake, [stats])).p, 'strongswan_daemon_start_time_seconds'), t + 1);
+    assert.equal(stableStart(undefined, 5), 5);
+    assert.equal(stableStart(5, 8), 8);
   });
 
   it('a daemon without stats fails this collector only', async () => {

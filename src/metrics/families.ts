@@ -262,6 +262,13 @@ function define() {
       ['conn', 'event'],
       'IKE SA events since the exporter started (ike-updown: up, down; ike-rekey: rekey); those missed while the subscription was away are counted from the listings.',
     ),
+    ikeSaFailures: std(
+      'events',
+      'strongswan_ike_sa_failures_total',
+      'counter',
+      ['conn'],
+      'IKE SAs that never got established (rejected proposal, failed authentication, unreachable peer: an ike-updown down while CONNECTING) since the exporter started; conn is empty when the daemon had chosen no connection yet. Not a down: strongswan_ike_sa_events_total counts SAs that were up.',
+    ),
     childSaEvents: std(
       'events',
       'strongswan_child_sa_events_total',
@@ -273,8 +280,8 @@ function define() {
       'events',
       'strongswan_alerts_total',
       'counter',
-      ['alert'],
-      'Alerts raised by the daemon since the exporter started (alert event: type; strongSwan 6.0.3 and later).',
+      ['conn', 'alert'],
+      'Alerts raised by the daemon since the exporter started (alert event: type; strongSwan 6.0.3 and later), by the connection of the IKE SA the alert names (empty when it names none, or one that is not configured).',
     ),
     connChildBytes: std(
       'events',
