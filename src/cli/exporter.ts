@@ -112,7 +112,7 @@ export async function runExporter(argv: string[], runtimeNotes: readonly string[
     throw new UsageError((err as Error).message);
   }
   let state = webState(web);
-  const options: CollectorOptions = { hideRemoteIdentities: cfg.hideRemoteIdentities };
+  const options: CollectorOptions = cfg.options;
   const fds = cfg.systemdSocket ? systemdFds() : undefined;
 
   log.info({ version: VERSION, node: process.version }, 'starting strongswan_exporter');

@@ -92,9 +92,33 @@ describe('flags', () => {
 
   it('documents every flag it takes, each on a line of its own', () => {
     const text = usage(COLLECTORS);
-    for (const flag of ['--vici.address', '--web.listen-address', '--collector.events.state-directory'])
+    for (const flag of [
+      '--vici.address',
+      '--web.listen-address',
+      '--collector.events.state-directory',
+      '--collector.users.max-users',
+      '--collector.users.forget-after',
+    ])
       assert.match(text, new RegExp(`^  ${flag.replace(/\./g, '\\.')}`, 'm'));
-    // the flag column is wide enough: no flag runs into its help text
-    assert.match(text, /--collector\.events\.state-directory=DIR {2}Keep/);
+    // the flag column is wide enough: no flag runs into its help text (the longest: two spaces)
+    assert.match(text, /--collector\.users\.forget-after=DURATION {2}The users/);
+    for (const line of text.split('\n').filter((l) => l.startsWith('  --')))
+      assert.match(line, /^ {2}\S+(?: \S+)* {2,}\S/, line);
+  });
+
+  it('bounds the users collector: max-users a whole number, forget-after a duration', () => {
+    const o = parse('--collector.users.max-users', '500', '--collector.users.forget-after', '2h').options;
+    assert.equal(o.maxUsers, 500);
+    assert.equal(o.usersForgetAfterMs, 7_200_000);
+    assert.equal(parse().options.maxUsers, 20_000);
+    assert.equal(parse().options.usersForgetAfterMs, 86_400_000);
+    for (const bad of [
+      ['--collector.users.max-users', '0'],
+      ['--collector.users.max-users', '1.5'],
+      ['--collector.users.max-users', 'x'],
+      ['--collector.users.forget-after', '0s'],
+      ['--collector.users.forget-after', 'soon'],
+    ])
+      assert.throws(() => parse(...bad), /--collector\.users\./, bad.join(' '));
   });
 });

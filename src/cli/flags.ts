@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Collector } from '../collectors/collector.js';
+import { type Collector, type CollectorOptions, DEFAULT_OPTIONS } from '../collectors/collector.js';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
 import { parseDuration } from '../server/duration.js';
 import type { ListenAddress } from '../server/listeners.js';
@@ -30,6 +30,8 @@ export interface Config {
   collectors: Collector[];
   /** Where the events collector keeps its counters across restarts (one file per target). */
   eventsStateDirectory: string | undefined;
+  /** What collectors write (the privacy flag and the users collector's bounds). */
+  options: CollectorOptions;
   help: boolean;
   version: boolean;
 }
@@ -86,6 +88,16 @@ const FLAG_DOCS: FlagDoc[] = [
   {
     flag: '--collector.events.state-directory=DIR',
     help: "Keep the events collector's counters in DIR (written every minute and at shutdown), so that a restart continues them instead of starting from 0.",
+  },
+  {
+    flag: '--collector.users.max-users=N',
+    help: 'The users collector tracks at most N users (others are counted in strongswan_users_dropped_total).',
+    def: String(DEFAULT_OPTIONS.maxUsers),
+  },
+  {
+    flag: '--collector.users.forget-after=DURATION',
+    help: 'The users collector forgets a user (its series) not seen for this long.',
+    def: '24h',
   },
   { flag: '--version', help: 'Show the version and exit.' },
   { flag: '-h, --help', help: 'Show this help and exit.' },
@@ -146,6 +158,8 @@ export function optionSpecs(registry: readonly Collector[]): OptionSpecs {
     'log.format': { type: 'string' },
     'privacy.hide-remote-identities': { type: 'boolean' },
     'collector.events.state-directory': { type: 'string' },
+    'collector.users.max-users': { type: 'string' },
+    'collector.users.forget-after': { type: 'string' },
     version: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   };
@@ -231,8 +245,20 @@ export function parseFlags(argv: string[], registry: readonly Collector[]): Conf
       );
     }
   }
+  const maxUsers = Number(str('collector.users.max-users', String(DEFAULT_OPTIONS.maxUsers)));
+  if (!Number.isSafeInteger(maxUsers) || maxUsers < 1)
+    throw new UsageError('--collector.users.max-users must be a whole number of at least 1');
+  let usersForgetAfterMs: number;
+  try {
+    usersForgetAfterMs = parseDuration(str('collector.users.forget-after', '24h'));
+  } catch (err) {
+    throw new UsageError(`--collector.users.forget-after: ${(err as Error).message}`);
+  }
+  if (usersForgetAfterMs <= 0) throw new UsageError('--collector.users.forget-after must be positive');
+  const hideRemoteIdentities = v['privacy.hide-remote-identities'] === true;
   return {
-    hideRemoteIdentities: v['privacy.hide-remote-identities'] === true,
+    hideRemoteIdentities,
+    options: { hideRemoteIdentities, maxUsers, usersForgetAfterMs },
     eventsStateDirectory: typeof stateDir === 'string' ? stateDir : undefined,
     viciAddress,
     viciAddressSet: typeof v['vici.address'] === 'string',

@@ -97,7 +97,7 @@ export async function runScrapeOnce(
     timeoutMs: cfg.viciTimeoutMs,
     collectors,
     log,
-    options: { hideRemoteIdentities: cfg.hideRemoteIdentities },
+    options: cfg.options,
     stateFile:
       cfg.eventsStateDirectory === undefined
         ? undefined

@@ -29,9 +29,17 @@ export type { Logger };
 export interface CollectorOptions {
   /** Leave remote identities (peer IKE ids, subjects of peer certificates) out of labels. */
   readonly hideRemoteIdentities: boolean;
+  /** The users collector tracks at most this many users. */
+  readonly maxUsers: number;
+  /** The users collector forgets a user not seen for this long (ms). */
+  readonly usersForgetAfterMs: number;
 }
 
-export const DEFAULT_OPTIONS: CollectorOptions = { hideRemoteIdentities: false };
+export const DEFAULT_OPTIONS: CollectorOptions = {
+  hideRemoteIdentities: false,
+  maxUsers: 20_000,
+  usersForgetAfterMs: 24 * 3600_000,
+};
 
 export interface ScrapeContext {
   readonly client: ViciClient;
@@ -94,6 +102,8 @@ export interface TargetEnv {
   readonly log: Logger;
   /** Where the events collector keeps its counters across restarts (none: it starts from 0). */
   readonly stateFile?: string;
+  /** The settings its scrapes run with. */
+  readonly options?: CollectorOptions;
 }
 
 /** A configured connection, as collectors see it. */

@@ -6,7 +6,7 @@
 // that. An SA that vanishes without an event (missed while disconnected, daemon restart) is credited
 // with what the last scrape saw. Values are float64: exact up to 2^53 bytes.
 
-import { childName, str, subSections, type ViciSection } from '../vici/index.js';
+import { str, subSections, type ViciSection } from '../vici/index.js';
 import {
   C_FAILED,
   C_WIDTH,
@@ -118,7 +118,8 @@ export class EventState extends EventTables {
     } else if (name === 'child-updown') {
       const ikeId = ikeIdInt(saId(sa));
       for (const [key, child] of subSections(sa['child-sas'])) {
-        const child_ = childName(key, child);
+        const child_ = this.group(conn, sa, key, child);
+        if (child_ === undefined) continue;
         const s =
           updown === 'down'
             ? this.finish(conn, child_, child, ikeId)
@@ -131,7 +132,9 @@ export class EventState extends EventTables {
       // Here the section is the plain child name, holding `old` and `new`.
       for (const [key, pair] of subSections(sa['child-sas'])) {
         const old = pair.old;
-        const child_ = str((old as ViciSection | undefined)?.name) ?? key;
+        const either = isSectionValue(old) ? old : isSectionValue(pair.new) ? pair.new : {};
+        const child_ = this.group(conn, sa, key, either);
+        if (child_ === undefined) continue;
         const o = isSectionValue(old) ? S_INTS * this.finish(conn, child_, old, ikeId) + S_FLAGS : -1;
         const n = isSectionValue(pair.new)
           ? S_INTS * this.entry(pair.new, conn, child_, ikeId) + S_FLAGS
@@ -343,8 +346,8 @@ export class EventState extends EventTables {
    * throws (a corrupt file), it never gives wrong numbers. Every CHILD SA its process had counted is
    * in it, so an SA that is not was never counted, however old it is: the restored state begins at 0.
    */
-  static restore(snap: EventSnapshot, opts: Pick<EventStateOptions, 'now'> = {}): EventState {
-    const st = new EventState({ since: 0, now: opts.now });
+  static restore(snap: EventSnapshot, opts: Pick<EventStateOptions, 'now' | 'group'> = {}): EventState {
+    const st = new EventState({ since: 0, now: opts.now, group: opts.group });
     st.restored = true;
     fromSnapshot(snap, st);
     return st;

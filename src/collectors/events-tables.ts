@@ -4,7 +4,7 @@
 
 import type { Exposition } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
-import { str, subSections, type ViciSection } from '../vici/index.js';
+import { childName, str, subSections, type ViciSection } from '../vici/index.js';
 import {
   C_FAILED,
   C_WIDTH,
@@ -75,14 +75,26 @@ export interface EventStateOptions {
   readonly since?: number;
   /** The clock (ms since the epoch). */
   readonly now?: () => number;
+  /**
+   * What CHILD SAs are totalled by under their connection (the `child` of a total's row): by default
+   * their child config's name; undefined leaves the SA out of the state.
+   */
+  readonly group?: Group;
 }
+
+/** The group of a CHILD SA (`key`, `child`) of IKE SA `ike` of connection `conn`; undefined: none. */
+export type Group = (conn: string, ike: ViciSection, key: string, child: ViciSection) => string | undefined;
+
+const byChildConfig: Group = (_conn, _ike, key, child) => childName(key, child);
 
 export class EventTables implements StateTables {
   protected readonly since: number;
   protected readonly now: () => number;
+  protected readonly group: Group;
   constructor(opts: EventStateOptions) {
     this.now = opts.now ?? Date.now;
     this.since = opts.since ?? this.now();
+    this.group = opts.group ?? byChildConfig;
   }
 
   /** Connection rows by conn: their names and IKE SA events (3 per row). */
@@ -95,8 +107,10 @@ export class EventTables implements StateTables {
    * scrape (120 ms a scrape at 50,000 connections of 2 children, where the conn is looked up once).
    */
   readonly totals = new Map<string, Map<string, number>>();
-  protected readonly totalConn: string[] = [];
-  protected readonly totalChild: string[] = [];
+  /** The conn and child of each total's row; undefined: a free row (listed in freeTotals). */
+  protected readonly totalConn: (string | undefined)[] = [];
+  protected readonly totalChild: (string | undefined)[] = [];
+  private readonly freeTotals: number[] = [];
   total = new Float64Array(T_WIDTH * 64);
   /** CHILD SA rows by unique id (their SPIs tell a restarted daemon's reused ids apart). */
   readonly child = new RowTable(S_WIDTH, S_INTS);
@@ -117,6 +131,48 @@ export class EventTables implements StateTables {
       this.conns.set(conn, c);
     }
     return c;
+  }
+
+  /** Totals' rows in use. */
+  get groups(): number {
+    return this.totalConn.length - this.freeTotals.length;
+  }
+
+  /** Whether (conn, child) has a total's row. */
+  hasGroup(conn: string, child: string): boolean {
+    return this.totals.get(conn)?.has(child) === true;
+  }
+
+  /** Each total's row: conn, child, and its traffic as last reported (bytes in, out, packets in, out). */
+  eachTotal(fn: (conn: string, child: string, reported: Float64Array, at: number) => void): void {
+    for (let t = 0; t < this.totalConn.length; t++) {
+      const conn = this.totalConn[t];
+      if (conn !== undefined) fn(conn, this.totalChild[t] as string, this.total, T_WIDTH * t + T_REPORTED);
+    }
+  }
+
+  /**
+   * Forget the totals of these (conn, child) pairs, but for those a remembered CHILD SA still counts
+   * in (they are forgotten later); the pairs forgotten.
+   */
+  forgetTotals(pairs: readonly [string, string][]): [string, string][] {
+    const inUse = new Set<number>();
+    const ints = this.child.ints;
+    for (let s = 0; s < this.child.keys.length; s++)
+      if (this.child.keys[s] !== undefined) inUse.add(ints[S_INTS * s + S_TOTALS] as number);
+    const gone: [string, string][] = [];
+    for (const [conn, child] of pairs) {
+      const m = this.totals.get(conn);
+      const t = m?.get(child);
+      if (m === undefined || t === undefined || inUse.has(t)) continue;
+      m.delete(child);
+      if (m.size === 0) this.totals.delete(conn);
+      this.totalConn[t] = undefined;
+      this.totalChild[t] = undefined;
+      this.freeTotals.push(t);
+      gone.push([conn, child]);
+    }
+    return gone;
   }
 
   /** Count one alert of `type` about connection `conn` ('' for none). */
@@ -178,8 +234,9 @@ export class EventTables implements StateTables {
   protected childRow(children: Map<string, number>, conn: string, child: string): number {
     let t = children.get(child);
     if (t === undefined) {
-      t = this.totalConn.push(conn) - 1;
-      this.totalChild.push(child);
+      t = this.freeTotals.pop() ?? this.totalConn.length;
+      this.totalConn[t] = conn;
+      this.totalChild[t] = child;
       this.total = room(this.total, T_WIDTH * (t + 1));
       this.total.fill(0, T_WIDTH * t, T_WIDTH * (t + 1));
       this.total[T_WIDTH * t + T_LIVE_IN] = -1;
@@ -317,7 +374,9 @@ export class EventTables implements StateTables {
     }
     const total = this.total;
     for (let t = 0; t < this.totalConn.length; t++) {
-      const l = out.labels(CONN_CHILD, [this.totalConn[t] as string, this.totalChild[t] as string]);
+      const conn = this.totalConn[t];
+      if (conn === undefined) continue;
+      const l = out.labels(CONN_CHILD, [conn, this.totalChild[t] as string]);
       for (let i = 0; i < 3; i++)
         out.write(F.childSaEvents, total[T_WIDTH * t + T_EVENTS + i], l, EVENT_NAMES[i]);
       const r = T_WIDTH * t + T_REPORTED;

@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Exposition } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import {
   childName,
@@ -39,21 +40,24 @@ const SAVE_EVERY_MS = 60_000;
 /** Events kept until the state file is decided on (the first scrape that reaches the daemon). */
 const MAX_EARLY_EVENTS = 10_000;
 
-/** The per-target instance: owns the subscription connection and the state (and its file). */
-class EventsCollector implements Collector {
-  readonly name = 'events';
-  readonly help = events.help;
-  readonly defaultEnabled = true;
+/**
+ * The per-target instance: owns the subscription connection and the state (and its file). The users
+ * collector is one too, with the state totalled by user instead of child config (users.ts).
+ */
+export class EventsCollector implements Collector {
+  readonly name: string = 'events';
+  readonly help: string = events.help;
+  readonly defaultEnabled: boolean = true;
   readonly live = false;
-  state = new EventState();
+  state: EventState;
   readonly client: ViciClient;
   private connected = false;
   private reconnects = 0;
-  private readonly log: Logger;
+  protected readonly log: Logger;
   private readonly unsupported = new Set<string>();
   private readonly address: string;
   private readonly timeoutMs: number;
-  private readonly stateFile: string | undefined;
+  protected readonly stateFile: string | undefined;
   /** The state file as read at start, until the first scrape that reaches the daemon decides on it. */
   private saved: ReadResult | undefined;
   /** Events that came before that decision; undefined once it is made (or without a state file). */
@@ -70,11 +74,12 @@ class EventsCollector implements Collector {
   /** `subscription` when the last complete listing began (-1: none, or without a subscription). */
   private listedUnder = -1;
 
-  constructor(env: TargetEnv) {
+  constructor(env: TargetEnv, stateFile = env.stateFile) {
+    this.state = this.newState();
     this.log = env.log;
     this.address = env.address;
     this.timeoutMs = env.timeoutMs;
-    this.stateFile = env.stateFile;
+    this.stateFile = stateFile;
     if (this.stateFile !== undefined) {
       this.saved = readStateFile(this.stateFile);
       this.early = [];
@@ -87,7 +92,7 @@ class EventsCollector implements Collector {
       onState: (s, err) => {
         if (s === 'connected') {
           if (this.connected === false && this.reconnects++ > 0)
-            this.log.info({ address: this.client.where }, 'events: reconnected');
+            this.log.info({ address: this.client.where }, `${this.name}: reconnected`);
           this.connected = true;
         } else {
           this.connected = false;
@@ -95,7 +100,7 @@ class EventsCollector implements Collector {
           if (err === undefined) return; // closed by us (shutdown, target removed)
           this.log.warn(
             { address: this.client.where, err: err ? describe(err) : 'closed' },
-            'events: subscription lost, reconnecting',
+            `${this.name}: subscription lost, reconnecting`,
           );
         }
       },
@@ -157,7 +162,7 @@ class EventsCollector implements Collector {
   private unsupportedEvent(event: string, err: unknown): void {
     if (err instanceof ViciUnknownEventError) {
       if (!this.unsupported.has(event))
-        this.log.info({ event }, 'events: not supported by this daemon, skipped');
+        this.log.info({ event }, `${this.name}: not supported by this daemon, skipped`);
       this.unsupported.add(event);
     }
     // Connection failures are logged by onState and retried with backoff.
@@ -196,10 +201,10 @@ class EventsCollector implements Collector {
         why = 'stale: written for another run of the daemon';
       else {
         try {
-          this.state = EventState.restore(f.state);
+          this.state = this.restoreState(f.state);
           this.log.info(
             { file, saved: new Date(f.savedAt).toISOString() },
-            'events: counters continue from the state file',
+            `${this.name}: counters continue from the state file`,
           );
         } catch (err) {
           why = `corrupt: ${(err as Error).message}`;
@@ -207,8 +212,9 @@ class EventsCollector implements Collector {
       }
     }
     if (why !== '') {
-      if (!saved.ok && saved.missing) this.log.info({ file }, 'events: no state file yet, counting from 0');
-      else this.log.warn({ file, why }, 'events: state file not used, counting from 0');
+      if (!saved.ok && saved.missing)
+        this.log.info({ file }, `${this.name}: no state file yet, counting from 0`);
+      else this.log.warn({ file, why }, `${this.name}: state file not used, counting from 0`);
     }
     const early = this.early ?? [];
     this.early = undefined;
@@ -233,11 +239,11 @@ class EventsCollector implements Collector {
         daemonSince: this.daemonSince,
         state: this.state.snapshot(),
       });
-      if (this.saveFailing) this.log.info({ file }, 'events: state file written again');
+      if (this.saveFailing) this.log.info({ file }, `${this.name}: state file written again`);
       this.saveFailing = false;
     } catch (err) {
       if (!this.saveFailing)
-        this.log.warn({ file, err: (err as Error).message }, 'events: cannot write the state file');
+        this.log.warn({ file, err: (err as Error).message }, `${this.name}: cannot write the state file`);
       this.saveFailing = true;
     }
   }
@@ -250,7 +256,7 @@ class EventsCollector implements Collector {
     });
   }
 
-  async collect(ctx: ScrapeContext, out: Parameters<Collector['collect']>[1]): Promise<void> {
+  async collect(ctx: ScrapeContext, out: Exposition): Promise<void> {
     if (ctx.up && this.early !== undefined) await this.decide(ctx);
     const st = this.state;
     // What happened while the subscription was away (or since the state file was written) is
@@ -265,10 +271,7 @@ class EventsCollector implements Collector {
         ? undefined
         : this.client.reconnectNow(ctx.timeLeft()).catch(() => undefined);
       const walk = ctx.sas((conn, ike) => this.listed(st, conn, ike));
-      // Configured connections and children get their series from the start (a failed list-conns
-      // only means they wait for their first event or SA).
-      const known = walk.then(() => ctx.conns((c) => st.known(c.name, c.children)).catch(() => {}));
-      await Promise.all([known, reconnect]);
+      await Promise.all([walk.then(() => this.configured(ctx, st)), reconnect]);
       listed = true;
       this.listedUnder = under;
     }
@@ -281,19 +284,35 @@ class EventsCollector implements Collector {
    * When this scrape's listings failed (collect threw): the counters as they stand, so that the
    * series do not vanish from the scrape that reports the failure (success 0).
    */
-  down(out: Parameters<Collector['collect']>[1]): void {
+  down(out: Exposition): void {
     this.state.endScrape(false);
     this.write(out);
   }
 
+  protected newState(): EventState {
+    return new EventState();
+  }
+
+  protected restoreState(snap: EventSnapshot): EventState {
+    return EventState.restore(snap);
+  }
+
   /** The CHILD SAs of one listed IKE SA. */
-  private listed(st: EventState, conn: string, ike: ViciSection): void {
+  protected listed(st: EventState, conn: string, ike: ViciSection): void {
     const r = st.onListedIke(conn, ike);
     for (const [key, child] of subSections(ike['child-sas']))
       st.onListed(conn, childName(key, child), child, r);
   }
 
-  private write(out: Parameters<Collector['collect']>[1]): void {
+  /**
+   * After the SAs are listed: configured connections and children get their series from the start
+   * (a failed list-conns only means they wait for their first event or SA).
+   */
+  protected configured(ctx: ScrapeContext, st: EventState): Promise<void> {
+    return ctx.conns((c) => st.known(c.name, c.children)).catch(() => {});
+  }
+
+  protected write(out: Exposition): void {
     out.write(F.eventsConnected, this.connected ? 1 : 0);
     this.state.write(out);
   }
@@ -337,7 +356,7 @@ export const events: Collector = {
   defaultEnabled: true,
   live: false,
   async collect() {
-    throw new Error('events: collector used without a target');
+    throw new Error(`${this.name}: collector used without a target`);
   },
   attach(env) {
     return new EventsCollector(env);

@@ -11,6 +11,7 @@ import { pools } from './pools.js';
 import { sas } from './sas.js';
 import { seed } from './seed.js';
 import { stats } from './stats.js';
+import { users } from './users.js';
 import { version } from './version.js';
 
 export const COLLECTORS: readonly Collector[] = [
@@ -25,4 +26,5 @@ export const COLLECTORS: readonly Collector[] = [
   conncounters,
   policies,
   events,
+  users,
 ];

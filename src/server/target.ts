@@ -127,6 +127,7 @@ export class Target {
       timeoutMs: opts.timeoutMs,
       log: opts.log,
       stateFile: opts.stateFile,
+      options: opts.options,
     };
     this.collectors = opts.collectors.map((c) => (c.attach ? c.attach(env) : c));
   }

@@ -1,0 +1,173 @@
+// Collector `users` (off by default): per-user series for road-warrior concentrators, keyed by
+// connection and the peer's identity (its EAP or XAuth identity where it has one, else its IKE
+// identity), so that they survive rekeys and reconnects: up, IKE SAs, connect time, virtual IPs,
+// and traffic that never goes backwards. The traffic is kept as the events collector keeps it per
+// child config (the same subscription rules, state and state file), totalled by user instead.
+// Bounded: at most --collector.users.max-users users are tracked (the others are counted as
+// dropped), and a user not seen for --collector.users.forget-after is forgotten.
+
+import crypto from 'node:crypto';
+import type { Exposition, LabelSet } from '../metrics/exposition.js';
+import { F } from '../metrics/families.js';
+import { str, strList, subSections, type ViciSection } from '../vici/index.js';
+import { type Collector, DEFAULT_OPTIONS, type ScrapeContext, type TargetEnv } from './collector.js';
+import { type EventSnapshot, EventState, EventsCollector } from './events.js';
+
+const USER = ['conn', 'user'];
+
+/** The identity a road warrior is known by: its EAP or XAuth identity, else its IKE identity. */
+export function userOf(ike: ViciSection): string {
+  return str(ike['remote-eap-id']) ?? str(ike['remote-xauth-id']) ?? str(ike['remote-id']) ?? '';
+}
+
+/** What one scrape's listing says about a user now. */
+interface Now {
+  ikeSas: number;
+  /** When its oldest established IKE SA was established, seconds since the epoch. */
+  since: number;
+  vips: Set<string>;
+}
+
+class UsersCollector extends EventsCollector {
+  override readonly name = 'users';
+  override readonly help = users.help;
+  override readonly defaultEnabled = false;
+  private readonly max: number;
+  private readonly forgetAfterMs: number;
+  private readonly hide: boolean;
+  /** Identities as labelled (pseudonyms with --privacy.hide-remote-identities), by identity. */
+  private readonly pseudonyms = new Map<string, string>();
+  /** When each tracked user was last seen (listed, or in an event), ms; key conn + NUL + user. */
+  private readonly seen = new Map<string, number>();
+  /** Users refused by the cap (each counted once while it stays refused; at most `max` remembered). */
+  private readonly refused = new Set<string>();
+  private dropped = 0;
+  /** This scrape's view, by conn then user. */
+  private current = new Map<string, Map<string, Now>>();
+  private scrapeNow = 0;
+
+  constructor(env: TargetEnv) {
+    super(env, env.stateFile?.replace(/\.events\.json$/, '.users.json'));
+    const o = env.options ?? DEFAULT_OPTIONS;
+    this.max = o.maxUsers;
+    this.forgetAfterMs = o.usersForgetAfterMs;
+    this.hide = o.hideRemoteIdentities;
+  }
+
+  protected override newState(): EventState {
+    return new EventState({ group: (conn, ike) => this.track(conn, ike) });
+  }
+
+  protected override restoreState(snap: EventSnapshot): EventState {
+    return EventState.restore(snap, { group: (conn, ike) => this.track(conn, ike) });
+  }
+
+  /** The user a CHILD SA of `ike` is totalled by; undefined when the cap leaves it out. */
+  private track(conn: string, ike: ViciSection): string | undefined {
+    const user = this.label(userOf(ike));
+    const key = `${conn}\u0000${user}`;
+    if (!this.state.hasGroup(conn, user) && this.state.groups >= this.max) {
+      if (!this.refused.has(key)) {
+        this.dropped++;
+        if (this.refused.size < this.max) this.refused.add(key);
+      }
+      return undefined;
+    }
+    this.seen.set(key, Date.now());
+    return user;
+  }
+
+  private label(identity: string): string {
+    if (!this.hide) return identity;
+    let p = this.pseudonyms.get(identity);
+    if (p === undefined) {
+      // Stable across restarts and targets, and not the identity itself (a pseudonym, not anonymity).
+      p = `sha256:${crypto.createHash('sha256').update(identity).digest('hex').slice(0, 16)}`;
+      if (this.pseudonyms.size < this.max) this.pseudonyms.set(identity, p);
+    }
+    return p;
+  }
+
+  protected override listed(st: EventState, conn: string, ike: ViciSection): void {
+    const state = str(ike.state);
+    if (state === 'CONNECTING' || state === 'CREATED') return;
+    const user = this.track(conn, ike);
+    if (user === undefined) return;
+    let byUser = this.current.get(conn);
+    if (byUser === undefined) {
+      byUser = new Map();
+      this.current.set(conn, byUser);
+    }
+    let now = byUser.get(user);
+    if (now === undefined) {
+      now = { ikeSas: 0, since: Number.POSITIVE_INFINITY, vips: new Set() };
+      byUser.set(user, now);
+    }
+    now.ikeSas++;
+    const established = Number(str(ike.established));
+    if (Number.isFinite(established)) now.since = Math.min(now.since, this.scrapeNow - established);
+    for (const vip of strList(ike['remote-vips'])) now.vips.add(vip);
+    const r = st.onListedIke(conn, ike);
+    for (const [, child] of subSections(ike['child-sas'])) st.onListed(conn, user, child, r);
+  }
+
+  protected override configured(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  override async collect(ctx: ScrapeContext, out: Exposition): Promise<void> {
+    this.current = new Map();
+    this.scrapeNow = ctx.now;
+    await super.collect(ctx, out);
+  }
+
+  protected override write(out: Exposition): void {
+    this.forget();
+    const current = this.current;
+    this.current = new Map();
+    this.state.eachTotal((conn, user, reported, at) => {
+      const l: LabelSet = out.labels(USER, [conn, user]);
+      const now = current.get(conn)?.get(user);
+      out.write(F.userUp, now === undefined ? 0 : 1, l);
+      out.write(F.userIkeSas, now?.ikeSas ?? 0, l);
+      if (now !== undefined && Number.isFinite(now.since)) out.write(F.userConnected, now.since, l);
+      if (now !== undefined) for (const vip of now.vips) out.write(F.userVirtualIp, 1, l, vip);
+      out.write(F.userBytes, reported[at], l, 'in');
+      out.write(F.userBytes, reported[at + 1], l, 'out');
+      out.write(F.userPackets, reported[at + 2], l, 'in');
+      out.write(F.userPackets, reported[at + 3], l, 'out');
+    });
+    out.write(F.usersTracked, this.state.groups);
+    out.write(F.usersDropped, this.dropped);
+  }
+
+  /** Forget users not seen for forgetAfterMs (their totals go, and room for others is made). */
+  private forget(): void {
+    const before = Date.now() - this.forgetAfterMs;
+    const stale: [string, string][] = [];
+    this.state.eachTotal((conn, user) => {
+      const key = `${conn}\u0000${user}`;
+      const t = this.seen.get(key);
+      // restored from a state file: seen as of now
+      if (t === undefined) this.seen.set(key, Date.now());
+      else if (t < before) stale.push([conn, user]);
+    });
+    if (stale.length === 0) return;
+    for (const [conn, user] of this.state.forgetTotals(stale)) this.seen.delete(`${conn}\u0000${user}`);
+    // room again: refused users may come in (and count as dropped again if refused again)
+    if (this.state.groups < this.max) this.refused.clear();
+  }
+}
+
+export const users: Collector = {
+  name: 'users',
+  help: 'Per-user series for road-warrior concentrators (conn, EAP/XAuth or IKE identity): up, IKE SAs, connect time, virtual IPs, traffic that survives rekeys and reconnects. Bounded by --collector.users.max-users and --collector.users.forget-after.',
+  defaultEnabled: false,
+  live: false,
+  async collect() {
+    throw new Error('users: collector used without a target');
+  },
+  attach(env) {
+    return new UsersCollector(env);
+  },
+};
