@@ -107,6 +107,10 @@ export interface ConnSummary {
   readonly remoteAddrs: string;
   /** Names of its CHILD configs. */
   readonly children: readonly string[];
+  /** `local_port` (strongSwan 6.0.3 and later; '' before). */
+  readonly localPort: string;
+  /** `remote_port` (strongSwan 6.0.3 and later; '' before). */
+  readonly remotePort: string;
 }
 
 /**
@@ -115,7 +119,14 @@ export interface ConnSummary {
  * 10,000 connections several times cheaper.
  */
 export const CONNS_SHAPE: Shape = {
-  '*': { version: true, local_addrs: true, remote_addrs: true, children: { '*': {} } },
+  '*': {
+    version: true,
+    local_addrs: true,
+    remote_addrs: true,
+    local_port: true,
+    remote_port: true,
+    children: { '*': {} },
+  },
 };
 
 /**
@@ -306,6 +317,8 @@ function summarise(name: string, c: ViciSection): ConnSummary {
     localAddrs: strList(c.local_addrs).join(','),
     remoteAddrs: strList(c.remote_addrs).join(','),
     children: subSections(c.children).map(([child]) => child),
+    localPort: str(c.local_port) ?? '',
+    remotePort: str(c.remote_port) ?? '',
   };
 }
 
