@@ -27,7 +27,7 @@ export type { Logger };
 
 /** Settings that change what collectors write (flags). */
 export interface CollectorOptions {
-  /** Leave remote identities (peer IKE ids, subjects of peer certificates) out of labels. */
+  /** Leave remote identities (peer IKE ids, EAP and XAuth ids, subjects of peer certificates) out of labels. */
   readonly hideRemoteIdentities: boolean;
 }
 
