@@ -6,6 +6,10 @@
 // in the same second. It records, per listing, the time from request to the final CMD_RESPONSE handed to
 // the kernel.
 //
+// With `features` (CLI: --ake-every, --road-warrior-every, --if-ids-every, --per-cpu-every) some SAs
+// carry strongSwan 6.0.2+ keys in 6.x's order: ake1, remote-eap-id and remote-vips, if ids and marks,
+// per-CPU SAs (see SyntheticFeatures); without them the listing is 5.9.8's, byte for byte.
+//
 // Three ways to use it:
 //   - module:  const d = await startSyntheticCharon({ ikeSas: 10_000, childrenPerIke: 2, socketPath })
 //   - CLI:     node dist/bench/synthetic-charon.js --ike-sas 10000 --children 2 --socket /tmp/x.vici
@@ -37,7 +41,15 @@ import {
   type ViciSection,
 } from '../src/vici/index.js';
 import { makeCerts, type SyntheticCert } from './synthetic/certs.js';
-import { connName, hash, type IkeRec, LOCAL_HOST, LOCAL_ID, SaTable } from './synthetic/table.js';
+import {
+  connName,
+  hash,
+  type IkeRec,
+  LOCAL_HOST,
+  LOCAL_ID,
+  SaTable,
+  type SyntheticFeatures,
+} from './synthetic/table.js';
 import {
   EvalWriter,
   PACKET_CMD_RESPONSE,
@@ -137,6 +149,10 @@ export interface SyntheticOptions {
   /** Every k-th IKE SA is busy: skipped by list-sas with noblock; without noblock the listing waits busyWaitMs. */
   busyEvery?: number;
   busyWaitMs?: number;
+  /** strongSwan 6.x keys on some SAs (default none: a 5.9.8 listing). */
+  features?: SyntheticFeatures;
+  /** `version` answers this daemon version; default 5.9.8. */
+  daemonVersion?: string;
   /** Make two X.509 certificates with openssl for list-certs (default true). */
   certs?: boolean;
   /** Clock in ms (tests freeze it); default Date.now. */
@@ -352,6 +368,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
     idleConns: opts.idleConns,
     seed: opts.seed,
     busyEvery: opts.busyEvery,
+    features: opts.features,
   });
   const t0 = clock();
   const second = () => Math.floor((clock() - t0) / 1000);
@@ -627,7 +644,7 @@ export async function startSyntheticCharon(opts: SyntheticOptions): Promise<Synt
   function version(release = os.release()): Buffer {
     return msg((sink) => {
       sink.kv('daemon', 'charon');
-      sink.kv('version', '5.9.8');
+      sink.kv('version', opts.daemonVersion ?? '5.9.8');
       sink.kv('sysname', 'Linux');
       sink.kv('release', release);
       sink.kv('machine', os.machine());
@@ -1098,6 +1115,13 @@ const USAGE = `usage: node dist/bench/synthetic-charon.js [options]
   --fault-interval-ms MS  period of --fault flap (default 3000)
   --fault-down-ms MS   how long --fault flap drops connections each period (default half the period)
   --busy-every K       every K-th IKE SA is busy (skipped with noblock)
+  --ake-every K        IKE SAs 0, K, 2K, ... negotiated ake1 (strongSwan 6; default none)
+  --ake METHOD         the method of ake1 (default ML_KEM_768)
+  --road-warrior-every K  IKE SAs 0, K, ... are road warriors (remote-eap-id, remote-vips)
+  --if-ids-every K     IKE SAs 0, K, ... and their CHILD SAs have if ids and marks
+  --per-cpu-every K    IKE SAs 0, K, ... have per-CPU SAs for net1 (6.0.2+): one per CPU and a fallback
+  --per-cpu-cpus C     CPUs with a per-CPU SA of their own (default 2)
+  --daemon-version V   what version answers (default 5.9.8)
   --no-certs           do not make certificates (no openssl needed)
   --verbose            one line per listing on stderr
 `;
@@ -1120,6 +1144,13 @@ async function cli(argv: string[]): Promise<void> {
       'fault-interval-ms': { type: 'string' },
       'fault-down-ms': { type: 'string' },
       'busy-every': { type: 'string' },
+      'ake-every': { type: 'string' },
+      ake: { type: 'string' },
+      'road-warrior-every': { type: 'string' },
+      'if-ids-every': { type: 'string' },
+      'per-cpu-every': { type: 'string' },
+      'per-cpu-cpus': { type: 'string' },
+      'daemon-version': { type: 'string' },
       'no-certs': { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -1160,6 +1191,15 @@ async function cli(argv: string[]): Promise<void> {
       downMs: int(values['fault-down-ms'], 'fault-down-ms'),
     },
     busyEvery: int(values['busy-every'], 'busy-every'),
+    features: {
+      akeEvery: int(values['ake-every'], 'ake-every'),
+      ake: values.ake,
+      roadWarriorEvery: int(values['road-warrior-every'], 'road-warrior-every'),
+      ifIdsEvery: int(values['if-ids-every'], 'if-ids-every'),
+      perCpuEvery: int(values['per-cpu-every'], 'per-cpu-every'),
+      perCpuCpus: int(values['per-cpu-cpus'], 'per-cpu-cpus'),
+    },
+    daemonVersion: values['daemon-version'],
     certs: values['no-certs'] !== true,
     onListing: values.verbose
       ? (r) =>
@@ -1170,7 +1210,7 @@ async function cli(argv: string[]): Promise<void> {
   });
   const t = d.table;
   process.stderr.write(
-    `synthetic charon 5.9.8 on ${d.address}: ${t.ikeSas.length} IKE SAs x ${t.childrenPerIke} CHILD SAs, ${t.conns + t.idleConns} conns, ${d.certs.length} certs (ready in ${d.stats.prepareMs.toFixed(0)} ms)\n`,
+    `synthetic charon ${values['daemon-version'] ?? '5.9.8'} on ${d.address}: ${t.ikeSas.length} IKE SAs x ${t.childrenPerIke} CHILD SAs, ${t.conns + t.idleConns} conns, ${d.certs.length} certs (ready in ${d.stats.prepareMs.toFixed(0)} ms)\n`,
   );
   if (process.send) {
     process.send({ type: 'ready', address: d.address });

@@ -98,6 +98,16 @@ export interface ChildRec {
   lifeAt: number;
   localTs: string[];
   remoteTs: string[];
+  /** strongSwan 6 (SyntheticFeatures): ake1, if ids, marks (8-digit hex), per-CPU SAs. */
+  ake?: string;
+  ifIdIn?: string;
+  ifIdOut?: string;
+  markIn?: string;
+  markMaskIn?: string;
+  markOut?: string;
+  /** `per-cpu-sas = yes`: an SA of a child config with per-CPU SAs; `cpu` unset for its fallback SA. */
+  perCpu?: boolean;
+  cpu?: number;
 }
 
 export interface IkeRec {
@@ -119,7 +129,35 @@ export interface IkeRec {
   /** Skipped by list-sas with noblock, waited for without (see SyntheticOptions.busyEvery). */
   busy: boolean;
   children: ChildRec[];
+  /** strongSwan 6 (SyntheticFeatures): ake1, road-warrior EAP id and virtual IPs, if ids. */
+  ake?: string;
+  remoteEapId?: string;
+  remoteVips?: string[];
+  ifIdIn?: string;
+  ifIdOut?: string;
 }
+
+/**
+ * strongSwan 6.x keys on some SAs, in the keys and order of charon 6.0.2+ (vici_query.c list_ike,
+ * list_child_ipsec). Each `...Every: k` selects IKE SAs 0, k, 2k, ... (0 or unset: none), so the
+ * defaults leave the table exactly as charon 5.9.8 lists it.
+ */
+export interface SyntheticFeatures {
+  /** IKE SAs with an additional key exchange `ake1` (and their CHILD SAs that have a dh-group). */
+  akeEvery?: number;
+  /** The method of `ake1`; default ML_KEM_768. */
+  ake?: string;
+  /** Road warriors: remote-id = their address, remote-eap-id = user<i+1>@example.net, remote-vips. */
+  roadWarriorEvery?: number;
+  /** IKE and CHILD SAs with if-id-in/out, CHILD SAs with mark-in (and mask) and mark-out. */
+  ifIdsEvery?: number;
+  /** IKE SAs whose first child config (net1) has per-CPU SAs: one per CPU plus the fallback SA. */
+  perCpuEvery?: number;
+  /** CPUs with an SA of their own in such a config; default 2. */
+  perCpuCpus?: number;
+}
+
+const every = (k: number | undefined, i: number) => k !== undefined && k > 0 && i % k === 0;
 
 export interface TableOptions {
   ikeSas: number;
@@ -131,6 +169,7 @@ export interface TableOptions {
   seed?: number;
   /** Every k-th IKE SA is busy (see IkeRec.busy); 0 = none. */
   busyEvery?: number;
+  features?: SyntheticFeatures;
 }
 
 export function connName(j: number): string {
@@ -159,6 +198,60 @@ export class SaTable {
     for (let i = 0; i < n; i++) this.ikeSas.push(this.makeIke(i, busyEvery));
     this.nextIkeUid = n + 1;
     this.nextChildUid = n * this.childrenPerIke + 1;
+    const f = opts.features;
+    if (f !== undefined) for (const r of this.ikeSas) this.addFeatures(r, f);
+  }
+
+  /** strongSwan 6 keys on one IKE SA and its CHILD SAs; per-CPU SAs get uniqueids after all others. */
+  private addFeatures(r: IkeRec, f: SyntheticFeatures): void {
+    const i = r.index;
+    if (every(f.akeEvery, i)) {
+      r.ake = f.ake ?? 'ML_KEM_768';
+      for (const c of r.children) if (c.esp.dh !== undefined) c.ake = r.ake;
+    }
+    if (every(f.roadWarriorEvery, i)) {
+      r.remoteId = r.remoteHost;
+      r.remoteEapId = `user${i + 1}@example.net`;
+      r.remoteVips = [ipv4(0x64400001 + (i % 4_194_300))];
+    }
+    if (every(f.ifIdsEvery, i)) {
+      r.ifIdIn = hex8(i + 1);
+      r.ifIdOut = hex8(i + 0x10001);
+      for (const c of r.children) {
+        c.ifIdIn = r.ifIdIn;
+        c.ifIdOut = r.ifIdOut;
+        c.markIn = hex8(c.uid);
+        c.markMaskIn = '0000ffff';
+        c.markOut = hex8(c.uid);
+      }
+    }
+    const base = r.children[0];
+    if (base !== undefined && every(f.perCpuEvery, i)) {
+      const cpus = Math.max(1, f.perCpuCpus ?? 2);
+      base.perCpu = true;
+      base.cpu = 0;
+      // CPUs 1..cpus-1, then the fallback SA (no cpu): same config, reqid and selectors, own counters.
+      for (let k = 1; k <= cpus; k++) {
+        const own = this.makeChild(r, this.childrenPerIke + k - 1, this.nextChildUid++, r.establishedAgo);
+        r.children.push({
+          ...own,
+          name: base.name,
+          esp: base.esp,
+          encap: base.encap,
+          reqid: base.reqid,
+          localTs: base.localTs,
+          remoteTs: base.remoteTs,
+          ifIdIn: base.ifIdIn,
+          ifIdOut: base.ifIdOut,
+          markIn: base.markIn,
+          markMaskIn: base.markMaskIn,
+          markOut: base.markOut,
+          ake: base.ake,
+          perCpu: true,
+          cpu: k < cpus ? k : undefined,
+        });
+      }
+    }
   }
 
   /** Every configured connection name, in load order (the ones with SAs first). */
@@ -249,7 +342,7 @@ export class SaTable {
     };
   }
 
-  /** The IKE SA's keys (no child-sas), in charon 5.9.8's order. */
+  /** The IKE SA's keys (no child-sas), in charon 5.9.8's order (6.x's for SyntheticFeatures). */
   describeIkeKeys(sink: Sink, r: IkeRec): void {
     sink.kv('uniqueid', String(r.uid));
     sink.kv('version', '2');
@@ -260,6 +353,7 @@ export class SaTable {
     sink.kv('remote-host', r.remoteHost);
     sink.kv('remote-port', String(r.remotePort));
     sink.kv('remote-id', r.remoteId);
+    if (r.remoteEapId !== undefined) sink.kv('remote-eap-id', r.remoteEapId);
     if (r.initiator) sink.kv('initiator', 'yes');
     sink.kv('initiator-spi', r.ispi);
     sink.kv('responder-spi', r.rspi);
@@ -267,16 +361,20 @@ export class SaTable {
       sink.kv('nat-remote', 'yes');
       sink.kv('nat-any', 'yes');
     }
+    if (r.ifIdIn !== undefined) sink.kv('if-id-in', r.ifIdIn);
+    if (r.ifIdOut !== undefined) sink.kv('if-id-out', r.ifIdOut);
     sink.kv('encr-alg', r.ike.encr);
     sink.kv('encr-keysize', r.ike.encrKeysize);
     if (r.ike.integ) sink.kv('integ-alg', r.ike.integ);
     sink.kv('prf-alg', r.ike.prf);
     sink.kv('dh-group', r.ike.dh);
+    if (r.ake !== undefined) sink.kv('ake1', r.ake);
     sink.dyn('established', r.establishedAgo, 1);
     sink.dyn('rekey-time', r.rekeyAt, -1);
+    if (r.remoteVips !== undefined) sink.list('remote-vips', r.remoteVips);
   }
 
-  /** A CHILD SA's keys, in charon 5.9.8's order. */
+  /** A CHILD SA's keys, in charon 5.9.8's order (6.x's for SyntheticFeatures). */
   describeChildKeys(sink: Sink, c: ChildRec): void {
     sink.kv('name', c.name);
     sink.kv('uniqueid', String(c.uid));
@@ -287,10 +385,18 @@ export class SaTable {
     if (c.encap) sink.kv('encap', 'yes');
     sink.kv('spi-in', c.spiIn);
     sink.kv('spi-out', c.spiOut);
+    if (c.markIn !== undefined) sink.kv('mark-in', c.markIn);
+    if (c.markMaskIn !== undefined) sink.kv('mark-mask-in', c.markMaskIn);
+    if (c.markOut !== undefined) sink.kv('mark-out', c.markOut);
+    if (c.ifIdIn !== undefined) sink.kv('if-id-in', c.ifIdIn);
+    if (c.ifIdOut !== undefined) sink.kv('if-id-out', c.ifIdOut);
+    if (c.perCpu) sink.kv('per-cpu-sas', 'yes');
+    if (c.cpu !== undefined) sink.kv('cpu', String(c.cpu));
     sink.kv('encr-alg', c.esp.encr);
     sink.kv('encr-keysize', c.esp.encrKeysize);
     if (c.esp.integ) sink.kv('integ-alg', c.esp.integ);
     if (c.esp.dh) sink.kv('dh-group', c.esp.dh);
+    if (c.ake !== undefined) sink.kv('ake1', c.ake);
     sink.dyn('bytes-in', c.bytesInBase, c.bytesInRate);
     sink.dyn('packets-in', c.bytesInBase, c.bytesInRate, c.pktSizeIn);
     if (!c.idle) sink.kv('use-in', String(c.useIn));

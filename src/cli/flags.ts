@@ -83,7 +83,7 @@ const FLAG_DOCS: FlagDoc[] = [
   { flag: '--log.format=FORMAT', help: 'Output format of log messages: logfmt or json.', def: 'logfmt' },
   {
     flag: '--privacy.hide-remote-identities',
-    help: 'Leave remote identities (peer IKE ids, subjects of peer certificates) out of labels.',
+    help: 'Leave remote identities (peer IKE ids, EAP and XAuth identities, subjects of peer certificates) out of labels; peer addresses and virtual IPs stay (remote_host, remote_vips).',
   },
   {
     flag: '--collector.events.state-directory=DIR',

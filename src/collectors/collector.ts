@@ -27,7 +27,7 @@ export type { Logger };
 
 /** Settings that change what collectors write (flags). */
 export interface CollectorOptions {
-  /** Leave remote identities (peer IKE ids, subjects of peer certificates) out of labels. */
+  /** Leave remote identities (peer IKE ids, EAP and XAuth ids, subjects of peer certificates) out of labels. */
   readonly hideRemoteIdentities: boolean;
   /** The users collector tracks at most this many users. */
   readonly maxUsers: number;
@@ -117,6 +117,10 @@ export interface ConnSummary {
   readonly remoteAddrs: string;
   /** Names of its CHILD configs. */
   readonly children: readonly string[];
+  /** `local_port` (strongSwan 6.0.3 and later; '' before). */
+  readonly localPort: string;
+  /** `remote_port` (strongSwan 6.0.3 and later; '' before). */
+  readonly remotePort: string;
 }
 
 /**
@@ -125,7 +129,14 @@ export interface ConnSummary {
  * 10,000 connections several times cheaper.
  */
 export const CONNS_SHAPE: Shape = {
-  '*': { version: true, local_addrs: true, remote_addrs: true, children: { '*': {} } },
+  '*': {
+    version: true,
+    local_addrs: true,
+    remote_addrs: true,
+    local_port: true,
+    remote_port: true,
+    children: { '*': {} },
+  },
 };
 
 /**
@@ -316,6 +327,8 @@ function summarise(name: string, c: ViciSection): ConnSummary {
     localAddrs: strList(c.local_addrs).join(','),
     remoteAddrs: strList(c.remote_addrs).join(','),
     children: subSections(c.children).map(([child]) => child),
+    localPort: str(c.local_port) ?? '',
+    remotePort: str(c.remote_port) ?? '',
   };
 }
 

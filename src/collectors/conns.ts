@@ -43,7 +43,14 @@ export const conns: Collector = {
       out.write(
         F.connInfo,
         1,
-        out.labels(F.connInfo.labels, [name, conn.version, conn.localAddrs, conn.remoteAddrs]),
+        out.labels(F.connInfo.labels, [
+          name,
+          conn.version,
+          conn.localAddrs,
+          conn.remoteAddrs,
+          conn.localPort,
+          conn.remotePort,
+        ]),
       );
       out.write(F.connUp, st?.established ? 1 : 0, label);
       out.write(F.connIkeSas, st?.ikeSas ?? 0, label);

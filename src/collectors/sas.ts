@@ -20,6 +20,33 @@ function timestamp(
   if (v !== undefined) out.write(f, now + sign * v, labels, direction);
 }
 
+/** The additional key exchanges of strongSwan 6 (ake1 ... ake7), in order, joined with '+'. */
+const AKE_KEYS = ['ake1', 'ake2', 'ake3', 'ake4', 'ake5', 'ake6', 'ake7'] as const;
+
+function additionalKeyExchanges(sa: ViciSection): string {
+  let out = '';
+  for (const k of AKE_KEYS) {
+    const v = str(sa[k]);
+    if (v !== undefined) out = out === '' ? v : `${out}+${v}`;
+  }
+  return out;
+}
+
+/** A mark as charon lists it (hex), with `/mask` where it lists one; '' when there is none. */
+function mark(sa: ViciSection, key: string, maskKey: string): string {
+  const v = str(sa[key]);
+  if (v === undefined) return '';
+  const m = str(sa[maskKey]);
+  return m === undefined ? v : `${v}/${m}`;
+}
+
+/** The CPU of a per-CPU SA; `any` for the fallback SA of a config with per-CPU SAs (it has no `cpu`). */
+function cpu(child: ViciSection): string {
+  const v = str(child.cpu);
+  if (v !== undefined) return v;
+  return str(child['per-cpu-sas']) === 'yes' ? 'any' : '';
+}
+
 export function writeIkeSa(
   out: Exposition,
   now: number,
@@ -45,6 +72,13 @@ export function writeIkeSa(
     s('integ-keysize') ?? '',
     s('prf-alg') ?? '',
     s('dh-group') ?? '',
+    additionalKeyExchanges(ike),
+    hideRemoteIds ? '' : (s('remote-eap-id') ?? ''),
+    hideRemoteIds ? '' : (s('remote-xauth-id') ?? ''),
+    strList(ike['local-vips']).join(','),
+    strList(ike['remote-vips']).join(','),
+    s('if-id-in') ?? '',
+    s('if-id-out') ?? '',
   ]);
   out.write(F.ikeSaInfo, 1, info);
   out.write(F.ikeSaState, 1, lb, s('state') ?? '');
@@ -85,6 +119,12 @@ function writeChildSa(
     s('integ-alg') ?? '',
     s('integ-keysize') ?? '',
     s('dh-group') ?? '',
+    additionalKeyExchanges(child),
+    s('if-id-in') ?? '',
+    s('if-id-out') ?? '',
+    mark(child, 'mark-in', 'mark-mask-in'),
+    mark(child, 'mark-out', 'mark-mask-out'),
+    cpu(child),
   ]);
   out.write(F.childSaInfo, 1, info);
   const lb = out.labels(LABELS.child, [conn, ikeId, name, id]);

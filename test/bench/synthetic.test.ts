@@ -97,7 +97,10 @@ function at(t: unknown, ...keys: string[]): unknown {
 /** Our decoded messages as plain objects (sections are null-prototype objects). */
 const plain = (x: unknown) => JSON.parse(JSON.stringify(x)) as Tree;
 
-/** The order charon 5.9.8 writes the keys of a list-sa IKE SA and CHILD SA in (vici_query.c). */
+/**
+ * The order charon writes the keys of a list-sa IKE SA and CHILD SA in (vici_query.c): 5.9.8's, with
+ * the keys of 6.x the synthetic charon's features add where 6.x writes them.
+ */
 const IKE_ORDER = [
   'uniqueid',
   'version',
@@ -108,6 +111,7 @@ const IKE_ORDER = [
   'remote-host',
   'remote-port',
   'remote-id',
+  'remote-eap-id',
   'initiator',
   'initiator-spi',
   'responder-spi',
@@ -115,15 +119,20 @@ const IKE_ORDER = [
   'nat-remote',
   'nat-fake',
   'nat-any',
+  'if-id-in',
+  'if-id-out',
   'encr-alg',
   'encr-keysize',
   'integ-alg',
   'integ-keysize',
   'prf-alg',
   'dh-group',
+  'ake1',
   'established',
   'rekey-time',
   'reauth-time',
+  'local-vips',
+  'remote-vips',
   'child-sas',
 ];
 const CHILD_ORDER = [
@@ -136,11 +145,20 @@ const CHILD_ORDER = [
   'encap',
   'spi-in',
   'spi-out',
+  'mark-in',
+  'mark-mask-in',
+  'mark-out',
+  'mark-mask-out',
+  'if-id-in',
+  'if-id-out',
+  'per-cpu-sas',
+  'cpu',
   'encr-alg',
   'encr-keysize',
   'integ-alg',
   'integ-keysize',
   'dh-group',
+  'ake1',
   'bytes-in',
   'packets-in',
   'use-in',
@@ -455,5 +473,72 @@ describe('synthetic charon', { skip: SWANCTL ? false : 'swanctl not installed (s
       d.setFaults('none');
       c.close();
     }
+  });
+});
+
+describe('synthetic charon with strongSwan 6 features', {
+  skip: SWANCTL ? false : 'swanctl not installed (strongswan-swanctl)',
+}, () => {
+  const n = 20;
+  let dir: string;
+  let d: SyntheticCharon;
+  let client: ViciClient;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'synthetic6-test-'));
+    d = await startSyntheticCharon({
+      ikeSas: n,
+      childrenPerIke: C,
+      socketPath: path.join(dir, 'charon.vici'),
+      features: { akeEvery: 2, roadWarriorEvery: 3, ifIdsEvery: 4, perCpuEvery: 5, perCpuCpus: 2 },
+      daemonVersion: '6.1.0',
+      certs: false,
+      clock: () => Date.UTC(2026, 0, 15, 12, 0, 0),
+    });
+    client = new ViciClient({ address: d.address, timeoutMs: 10_000 });
+  });
+  after(async () => {
+    client.close();
+    await d.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists ake1, EAP ids, virtual IPs, if ids, marks and per-CPU SAs as 6.x does, and swanctl agrees', async () => {
+    const r = await swanctl(d.address, '--list-sas', '--pretty');
+    assert.equal(r.code, 0, r.stderr);
+    const theirs = parsePretty(r.stdout).filter((m) => m.kind === 'event');
+    const ours = await client.list('list-sas', undefined, { decode: { text: true } });
+    assert.equal(ours.length, n);
+    ours.forEach((m, i) => {
+      assert.deepEqual(plain(m), theirs[i]?.message, `event ${i}`);
+      const rec = d.table.ikeSas[i] as IkeRec;
+      expectIke(rec, d.second(), plain(m)[rec.conn] as Tree);
+    });
+    // IKE SA 0 has every feature; IKE SA 1 none.
+    const first = plain(ours[0])['site-1'] as Tree;
+    assert.equal(first.ake1, 'ML_KEM_768');
+    assert.equal(first['remote-eap-id'], 'user1@example.net');
+    assert.equal(first['remote-id'], first['remote-host']);
+    assert.deepEqual(first['remote-vips'], ['100.64.0.1']);
+    assert.equal(first['if-id-in'], '00000001');
+    const net1 = Object.values(first['child-sas'] as Tree).filter(
+      (c) => (c as Tree).name === 'net1',
+    ) as Tree[];
+    assert.deepEqual(
+      net1.map((c) => [c['per-cpu-sas'], c.cpu]),
+      [
+        ['yes', '0'],
+        ['yes', '1'],
+        ['yes', undefined],
+      ],
+    );
+    assert.equal(new Set(net1.map((c) => c.reqid)).size, 1, 'one reqid for the per-CPU config');
+    assert.equal(new Set(net1.map((c) => c.uniqueid)).size, 3, 'a uniqueid per SA');
+    assert.equal(net1[0]?.['mark-in'], String(net1[0]?.uniqueid).padStart(8, '0'));
+    assert.equal(net1[0]?.['mark-mask-in'], '0000ffff');
+    const second = plain(ours[1])['site-2'] as Tree;
+    for (const k of ['ake1', 'remote-eap-id', 'remote-vips', 'if-id-in'])
+      assert.equal(second[k], undefined, `site-2: no ${k}`);
+    const v = await swanctl(d.address, '--version', '--daemon', '--raw');
+    assert.match(v.stdout, /version=6\.1\.0 /);
   });
 });

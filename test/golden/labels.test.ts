@@ -1,7 +1,7 @@
 // Every series every collector writes has exactly the label names its family declares (in
 // src/metrics/families.ts), in that order: a full scrape of all collectors, the stateful events
 // collector included, against the synthetic charon (IKE and CHILD SAs, idle connections, pools,
-// certificates, counters, policies; events generated between two scrapes).
+// certificates, counters, policies; strongSwan 6 keys on some SAs; events generated between two scrapes).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,6 +27,8 @@ describe('label names of every collector against their families', { timeout: 60_
       childrenPerIke: 2,
       idleConns: 2,
       socketPath: path.join(dir, 'c.vici'),
+      // strongSwan 6 keys on some SAs: per-CPU SAs, ake1, EAP ids and virtual IPs, if ids and marks.
+      features: { akeEvery: 2, roadWarriorEvery: 3, ifIdsEvery: 4, perCpuEvery: 5 },
     });
     client = new ViciClient({ address: d.address, timeoutMs: 10_000 });
     const env = { address: d.address, timeoutMs: 10_000, log: quietLog };
