@@ -13,6 +13,7 @@
 // Settings (environment): BENCH_N=1000,10000,50000  BENCH_CHILDREN=2  BENCH_CONNS=<per N, default N>
 // BENCH_ROUNDS=5  BENCH_WARMUP=1  BENCH_CONCURRENCY=10  BENCH_TIMEOUT_S=3600  BENCH_SWANCTL=/usr/sbin/swanctl
 // BENCH_EXPORTER_ARGS="--extra --flags"  BENCH_NODE_ARGS="--max-semi-space-size=..."  BENCH_OUT=<dir>
+// BENCH_CHARON_ARGS="--road-warrior-every 1" (options of bench/synthetic-charon.ts)
 // BENCH_COMMIT=<label for the results when running from a copy of dist/>
 // Everything runs on loopback and unix sockets; every child process is killed on the way out.
 
@@ -59,6 +60,7 @@ const SETTINGS = {
   swanctl:
     env.BENCH_SWANCTL ?? ['/usr/sbin/swanctl', '/usr/bin/swanctl'].find((p) => fs.existsSync(p)) ?? 'swanctl',
   exporterArgs: (env.BENCH_EXPORTER_ARGS ?? '').split(' ').filter((s) => s !== ''),
+  charonArgs: (env.BENCH_CHARON_ARGS ?? '').split(' ').filter((s) => s !== ''),
   /** node flags for the exporter: the bin's own (from its shebang), then BENCH_NODE_ARGS. */
   nodeArgs: [...binNodeFlags(CLI), ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter((s) => s !== '')],
   out: env.BENCH_OUT ?? path.join(ROOT, 'bench/results'),
@@ -153,6 +155,7 @@ async function benchOne(n: number, dir: string): Promise<Row> {
   const sock = path.join(dir, `charon-${n}.vici`);
   const args = ['--ike-sas', String(n), '--children', String(c), '--socket', sock];
   if (SETTINGS.conns !== undefined) args.push('--conns', String(SETTINGS.conns));
+  args.push(...SETTINGS.charonArgs);
   log(`N=${n}: starting the synthetic charon`);
   const server: ServerChild = await startServerChild(SERVER, args, 600_000);
   let exporter: Exporter | undefined;
@@ -409,9 +412,9 @@ export function renderMarkdown(rows: Row[], started: Date, elapsedS: number): st
     '',
     `Machine: ${machine()}.`,
     '',
-    `Settings: C = ${s.children} CHILD SAs per IKE SA, ${s.conns === undefined ? 'one connection config per IKE SA' : `${s.conns} connection configs`}, ` +
+    `Settings: C = ${s.children} CHILD SAs per IKE SA, ${s.conns === undefined ? 'one connection config per IKE SA' : `${s.conns} connection configs`}${s.charonArgs.length ? ` (synthetic charon: ${s.charonArgs.join(' ')})` : ''}, ` +
       `${s.rounds} rounds after ${s.warmup} warm-up, medians; exporter: \`node dist/src/cli/main.js --vici.timeout 60s${s.exporterArgs.length ? ` ${s.exporterArgs.join(' ')}` : ''}\` ` +
-      `with default collectors (${rows[0]?.collectors ?? '?'})${s.nodeArgs.length ? `, node ${s.nodeArgs.join(' ')}` : ''}${binEnvText(CLI)}; scrapes timed with ${s.client === 'curl' ? 'curl' : "Node's http client"}. Run took ${elapsedS.toFixed(0)} s.`,
+      `with collectors ${rows[0]?.collectors ?? '?'}${s.nodeArgs.length ? `, node ${s.nodeArgs.join(' ')}` : ''}${binEnvText(CLI)}; scrapes timed with ${s.client === 'curl' ? 'curl' : "Node's http client"}. Run took ${elapsedS.toFixed(0)} s.`,
     '',
     '## Scrape time against swanctl',
     '',
