@@ -11,7 +11,8 @@ export const T_LIVE_IN = 3; // the scrape that T_LIVE belongs to
 export const T_FINISHED = 4; // credited by finished or vanished CHILD SAs (4)
 export const T_LIVE = 8; // sum of the live CHILD SAs of scrape T_LIVE_IN (4)
 export const T_REPORTED = 12; // what was last written: a total never goes backwards (4)
-export const T_WIDTH = 16;
+export const T_SEEN = 16; // when a CHILD SA of it was last listed (or the row made), ms since the epoch
+export const T_WIDTH = 17;
 
 /** A CHILD SA's row, 8 numbers: what was credited to its config's total (4), its last counters (4) ... */
 export const S_CREDITED = 0;

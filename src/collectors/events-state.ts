@@ -45,6 +45,7 @@ import {
   T_LIVE,
   T_LIVE_IN,
   T_REPORTED,
+  T_SEEN,
   T_WIDTH,
 } from './events-rows.js';
 import { type EventSnapshot, fromSnapshot, toSnapshot } from './events-snapshot.js';
@@ -233,6 +234,7 @@ export class EventState extends EventTables {
           if (ints[i + S_RETIRED] === 0) {
             const t = T_WIDTH * (ints[i + S_TOTALS] as number);
             if (total[t + T_LIVE_IN] !== now) {
+              total[t + T_SEEN] = this.now();
               total.fill(0, t + T_LIVE, t + T_LIVE + 4);
               total[t + T_LIVE_IN] = now;
             }

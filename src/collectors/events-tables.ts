@@ -41,6 +41,7 @@ import {
   T_FINISHED,
   T_LIVE_IN,
   T_REPORTED,
+  T_SEEN,
   T_WIDTH,
 } from './events-rows.js';
 import type { EventSnapshot, StateTables } from './events-snapshot.js';
@@ -152,25 +153,30 @@ export class EventTables implements StateTables {
   }
 
   /**
-   * Forget the totals of these (conn, child) pairs, but for those a remembered CHILD SA still counts
-   * in (they are forgotten later); the pairs forgotten.
+   * Forget the totals' rows no CHILD SA was listed in since `before` (ms since the epoch), but for
+   * those a remembered CHILD SA still counts in (they go later); how many were forgotten.
    */
-  forgetTotals(pairs: readonly [string, string][]): [string, string][] {
+  forgetTotals(before: number): number {
+    let stale = 0;
+    for (let t = 0; t < this.totalConn.length; t++)
+      if (this.totalConn[t] !== undefined && (this.total[T_WIDTH * t + T_SEEN] as number) < before) stale++;
+    if (stale === 0) return 0;
     const inUse = new Set<number>();
     const ints = this.child.ints;
     for (let s = 0; s < this.child.keys.length; s++)
       if (this.child.keys[s] !== undefined) inUse.add(ints[S_INTS * s + S_TOTALS] as number);
-    const gone: [string, string][] = [];
-    for (const [conn, child] of pairs) {
-      const m = this.totals.get(conn);
-      const t = m?.get(child);
-      if (m === undefined || t === undefined || inUse.has(t)) continue;
-      m.delete(child);
+    let gone = 0;
+    for (let t = 0; t < this.totalConn.length; t++) {
+      const conn = this.totalConn[t];
+      if (conn === undefined || (this.total[T_WIDTH * t + T_SEEN] as number) >= before || inUse.has(t))
+        continue;
+      const m = this.totals.get(conn) as Map<string, number>;
+      m.delete(this.totalChild[t] as string);
       if (m.size === 0) this.totals.delete(conn);
       this.totalConn[t] = undefined;
       this.totalChild[t] = undefined;
       this.freeTotals.push(t);
-      gone.push([conn, child]);
+      gone++;
     }
     return gone;
   }
@@ -240,6 +246,7 @@ export class EventTables implements StateTables {
       this.total = room(this.total, T_WIDTH * (t + 1));
       this.total.fill(0, T_WIDTH * t, T_WIDTH * (t + 1));
       this.total[T_WIDTH * t + T_LIVE_IN] = -1;
+      this.total[T_WIDTH * t + T_SEEN] = this.now();
       children.set(child, t);
     }
     return t;

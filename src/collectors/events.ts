@@ -74,7 +74,7 @@ export class EventsCollector implements Collector {
   /** `subscription` when the last complete listing began (-1: none, or without a subscription). */
   private listedUnder = -1;
 
-  constructor(env: TargetEnv, stateFile = env.stateFile) {
+  constructor(env: TargetEnv, stateFile = env.stateFile, subscribed: readonly string[] = SUBSCRIBED_EVENTS) {
     this.state = this.newState();
     this.log = env.log;
     this.address = env.address;
@@ -109,7 +109,7 @@ export class EventsCollector implements Collector {
       },
       onSubscribeError: (event, err) => this.unsupportedEvent(event, err),
     });
-    for (const e of SUBSCRIBED_EVENTS) {
+    for (const e of subscribed) {
       this.client
         .subscribe([e], (name, msg) => this.onEvent(name, msg))
         .catch((err: unknown) => this.unsupportedEvent(e, err));

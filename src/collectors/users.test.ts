@@ -74,7 +74,7 @@ describe('users collector', () => {
       !(
         col.client.connected &&
         [...fake.conns].some(
-          (k) => k.registered.get('ike-updown') === 1 && k.registered.get('child-rekey') === 1,
+          (k) => k.registered.get('child-updown') === 1 && k.registered.get('child-rekey') === 1,
         )
       );
       i++

@@ -25,7 +25,7 @@ interface Now {
   ikeSas: number;
   /** When its oldest established IKE SA was established, seconds since the epoch. */
   since: number;
-  vips: Set<string>;
+  vips: string[];
 }
 
 class UsersCollector extends EventsCollector {
@@ -37,8 +37,6 @@ class UsersCollector extends EventsCollector {
   private readonly hide: boolean;
   /** Identities as labelled (pseudonyms with --privacy.hide-remote-identities), by identity. */
   private readonly pseudonyms = new Map<string, string>();
-  /** When each tracked user was last seen (listed, or in an event), ms; key conn + NUL + user. */
-  private readonly seen = new Map<string, number>();
   /** Users refused by the cap (each counted once while it stays refused; at most `max` remembered). */
   private readonly refused = new Set<string>();
   private dropped = 0;
@@ -47,7 +45,8 @@ class UsersCollector extends EventsCollector {
   private scrapeNow = 0;
 
   constructor(env: TargetEnv) {
-    super(env, env.stateFile?.replace(/\.events\.json$/, '.users.json'));
+    // Traffic only: the IKE SA events and alerts are the events collector's.
+    super(env, env.stateFile?.replace(/\.events\.json$/, '.users.json'), ['child-updown', 'child-rekey']);
     const o = env.options ?? DEFAULT_OPTIONS;
     this.max = o.maxUsers;
     this.forgetAfterMs = o.usersForgetAfterMs;
@@ -65,16 +64,13 @@ class UsersCollector extends EventsCollector {
   /** The user a CHILD SA of `ike` is totalled by; undefined when the cap leaves it out. */
   private track(conn: string, ike: ViciSection): string | undefined {
     const user = this.label(userOf(ike));
+    if (this.state.groups < this.max || this.state.hasGroup(conn, user)) return user;
     const key = `${conn}\u0000${user}`;
-    if (!this.state.hasGroup(conn, user) && this.state.groups >= this.max) {
-      if (!this.refused.has(key)) {
-        this.dropped++;
-        if (this.refused.size < this.max) this.refused.add(key);
-      }
-      return undefined;
+    if (!this.refused.has(key)) {
+      this.dropped++;
+      if (this.refused.size < this.max) this.refused.add(key);
     }
-    this.seen.set(key, Date.now());
-    return user;
+    return undefined;
   }
 
   private label(identity: string): string {
@@ -100,15 +96,15 @@ class UsersCollector extends EventsCollector {
     }
     let now = byUser.get(user);
     if (now === undefined) {
-      now = { ikeSas: 0, since: Number.POSITIVE_INFINITY, vips: new Set() };
+      now = { ikeSas: 0, since: Number.POSITIVE_INFINITY, vips: [] };
       byUser.set(user, now);
     }
     now.ikeSas++;
     const established = Number(str(ike.established));
     if (Number.isFinite(established)) now.since = Math.min(now.since, this.scrapeNow - established);
-    for (const vip of strList(ike['remote-vips'])) now.vips.add(vip);
-    const r = st.onListedIke(conn, ike);
-    for (const [, child] of subSections(ike['child-sas'])) st.onListed(conn, user, child, r);
+    for (const vip of strList(ike['remote-vips'])) if (!now.vips.includes(vip)) now.vips.push(vip);
+    // (no IKE SA rows: they serve the IKE SA events, which this collector does not count)
+    for (const [, child] of subSections(ike['child-sas'])) st.onListed(conn, user, child);
   }
 
   protected override configured(): Promise<void> {
@@ -143,19 +139,9 @@ class UsersCollector extends EventsCollector {
 
   /** Forget users not seen for forgetAfterMs (their totals go, and room for others is made). */
   private forget(): void {
-    const before = Date.now() - this.forgetAfterMs;
-    const stale: [string, string][] = [];
-    this.state.eachTotal((conn, user) => {
-      const key = `${conn}\u0000${user}`;
-      const t = this.seen.get(key);
-      // restored from a state file: seen as of now
-      if (t === undefined) this.seen.set(key, Date.now());
-      else if (t < before) stale.push([conn, user]);
-    });
-    if (stale.length === 0) return;
-    for (const [conn, user] of this.state.forgetTotals(stale)) this.seen.delete(`${conn}\u0000${user}`);
     // room again: refused users may come in (and count as dropped again if refused again)
-    if (this.state.groups < this.max) this.refused.clear();
+    if (this.state.forgetTotals(Date.now() - this.forgetAfterMs) > 0 && this.state.groups < this.max)
+      this.refused.clear();
   }
 }
 
