@@ -919,8 +919,19 @@ rw_count() {
 }
 rw_user_id() { echo "user$1@sswlab"; }
 rw_user_addr() { echo "$RW_NET.$((10 + $1))"; }
-rw_proposals() { echo "${LAB_RW_PROPOSALS:-$IKE_PROPOSALS}"; }
-rw_esp_proposals() { echo "${LAB_RW_ESP_PROPOSALS:-$ESP_PROPOSALS}"; }
+# rw-up's proposals: LAB_RW_PROPOSALS / LAB_RW_ESP_PROPOSALS, else those rw-up was given (kept in
+# $LAB_DIR/rw, so that rw-fail rewrites a user's configuration with them), else the lab's
+rw_proposals() { rw_saved_proposals "${LAB_RW_PROPOSALS:-}" ike "$IKE_PROPOSALS"; }
+rw_esp_proposals() { rw_saved_proposals "${LAB_RW_ESP_PROPOSALS:-}" esp "$ESP_PROPOSALS"; }
+rw_saved_proposals() {
+	if [ -n "$1" ]; then
+		echo "$1"
+	elif [ -s "$LAB_DIR/rw/$2.proposals" ]; then
+		cat "$LAB_DIR/rw/$2.proposals"
+	else
+		echo "$3"
+	fi
+}
 # an IKE proposal that gw1's `rw` does not accept (rw-fail K proposal)
 RW_BAD_PROPOSALS=aes192-sha384-modp3072
 
@@ -1088,8 +1099,12 @@ cmd_rw_up() {
 	[ $((${#LAB_PREFIX} + 1 + ${#n})) -le 15 ] || die "LAB_PREFIX too long for the users' interface names (${LAB_PREFIX}u$n > 15 chars)"
 	charon_pid gw1 >/dev/null || die "gw1's charon is not running"
 	[ "$(rw_count)" = 0 ] || cmd_rw_down
+	rm -f -- "$LAB_DIR/rw/ike.proposals" "$LAB_DIR/rw/esp.proposals"
 	log "road warriors: $n users on $(strongswan_version), IKE $(rw_proposals), ESP $(rw_esp_proposals)"
 	(umask 077 && mkdir -p "$LAB_DIR/rw")
+	# (an empty file reads as absent: the redirection creates it before rw_proposals looks)
+	rw_proposals >"$LAB_DIR/rw/ike.proposals"
+	rw_esp_proposals >"$LAB_DIR/rw/esp.proposals"
 	for ((i = 1; i <= n; i++)); do
 		(umask 077 && od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$LAB_DIR/rw/user$i.secret")
 	done

@@ -12,6 +12,14 @@ export const LAB = path.join(ROOT, 'scripts/lab.sh');
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
 export type Gw = 'gw1' | 'gw2';
+/** A gateway, or road-warrior user K of `rw-up` (`u1`, `u2`, ...): what `lab.sh swanctl` takes. */
+export type Node = Gw | `u${number}`;
+
+/** What ping's summary says of one `lab.sh rw-traffic`. */
+export interface Pings {
+  transmitted: number;
+  received: number;
+}
 
 export class Lab {
   env: Record<string, string> = {};
@@ -29,15 +37,44 @@ export class Lab {
   }
 
   /** `lab.sh traffic COUNT` in the background: resolves when the pings are through. */
-  trafficAsync(count: number): Promise<void> {
+  async trafficAsync(count: number): Promise<void> {
+    await this.labAsync('traffic', String(count));
+  }
+
+  /** Any `lab.sh` command in the background (the test's event loop keeps running): its stdout. */
+  labAsync(...args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
       execFile(
         'bash',
-        [LAB, 'traffic', String(count)],
-        { env: { ...process.env, ...this.extraEnv }, timeout: 120_000 },
-        (err) => (err ? reject(err) : resolve()),
+        [LAB, ...args],
+        { encoding: 'utf8', env: { ...process.env, ...this.extraEnv }, timeout: 120_000 },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`lab.sh ${args.join(' ')}: ${err.message}${stderr}`)) : resolve(stdout),
       );
     });
+  }
+
+  /**
+   * `lab.sh rw-up N` with `env` on top (LAB_RW_PROPOSALS, LAB_RW_ESP_PROPOSALS), then the lab's
+   * environment again, which now names the users (LAB_RW_USER<K>_EAP_ID, ...).
+   */
+  rwUp(n: number, env: Record<string, string> = {}): this {
+    execFileSync('bash', [LAB, 'rw-up', String(n)], {
+      encoding: 'utf8',
+      env: { ...process.env, ...this.extraEnv, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
+    this.readEnv();
+    return this;
+  }
+
+  /** `lab.sh rw-traffic K COUNT` in the background: ping's transmitted and received counts. */
+  async rwTraffic(k: number, count: number): Promise<Pings> {
+    const out = await this.labAsync('rw-traffic', String(k), String(count));
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+    if (!m) throw new Error(`rw-traffic ${k} ${count}: no ping summary in ${JSON.stringify(out)}`);
+    return { transmitted: Number(m[1]), received: Number(m[2]) };
   }
 
   up(): this {
@@ -50,13 +87,17 @@ export class Lab {
     }
     this.isUp = true;
     this.lab('up');
+    this.readEnv();
+    return this;
+  }
+
+  private readEnv(): void {
     this.env = Object.fromEntries(
       this.lab('env')
         .split('\n')
         .filter((l) => l.includes('='))
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
-    return this;
   }
 
   down(): void {
@@ -74,7 +115,7 @@ export class Lab {
   }
 
   /** swanctl of the lab's strongSwan (this machine's, or the Debian root's of LAB_STRONGSWAN). */
-  swanctl(gw: Gw, ...args: string[]): string {
+  swanctl(gw: Node, ...args: string[]): string {
     return execFileSync('bash', [LAB, 'swanctl', gw, ...args], {
       encoding: 'utf8',
       env: { ...process.env, ...this.extraEnv },
