@@ -18,6 +18,8 @@ const d = loadDashboard();
 const queries = panelQueries(d);
 // Grafana's variable syntax, not a template string.
 const DS = new Set([`$\{datasource}`, '$datasource']);
+// Families with conn="" for failed attempts and alerts of no configured connection (README, "Events").
+const CONN_MAY_BE_EMPTY = new Set(['strongswan_ike_sa_failures_total', 'strongswan_alerts_total']);
 
 // grafana/dashboard-linter's list (lint/rule_panel_units.go), the part that fits an exporter.
 const VALID_UNITS = new Set(
@@ -85,6 +87,50 @@ describe('deploy/grafana/strongswan.json', () => {
     }
   });
 
+  it('has the road-warrior row, the post-quantum share, and failed attempts next to the IKE SA events', () => {
+    // The rows in order, each with the titles of its panels (rows are not collapsed: their panels follow).
+    const rows = new Map<string, string[]>();
+    let row = '';
+    for (const p of d.panels) {
+      if (p.type === 'row') {
+        row = p.title;
+        rows.set(row, []);
+      } else rows.get(row)?.push(p.title);
+    }
+    assert.deepEqual(rows.get('Road-warrior users'), [
+      'Users connected',
+      'Users by virtual IP pool',
+      'Users tracked / dropped',
+      'Top users by traffic',
+      'Connected users',
+    ]);
+    assert.ok(rows.get('Overview')?.includes('Post-quantum IKE SAs'));
+    const byTitle = (title: string) => {
+      const p = allPanels(d).find((x) => x.title === title);
+      assert.ok(p, title);
+      return p;
+    };
+    const expr = (title: string) => (byTitle(title).targets ?? []).map((t) => t.expr).join('\n');
+    const events = byTitle('IKE SA events');
+    const failed = byTitle('IKE SA failed attempts');
+    assert.equal(failed.gridPos.y, events.gridPos.y, 'failed attempts beside the IKE SA events');
+    assert.match(expr('IKE SA failed attempts'), /strongswan_ike_sa_failures_total/);
+    assert.match(expr('Daemon alerts'), /by \(instance, conn, alert\)/);
+    // ML-KEM as the first key exchange or an additional one; 0 rather than nothing without any.
+    const pq = expr('Post-quantum IKE SAs');
+    assert.match(pq, /additional_key_exchanges=~"\.\*ML_KEM\.\*"/);
+    assert.match(pq, /dh_group=~"ML_KEM\.\*"/);
+    assert.match(pq, /or 0 \* count by \(instance\)/);
+    assert.equal(byTitle('Post-quantum IKE SAs').fieldConfig?.defaults?.unit, 'percentunit');
+    assert.match(expr('Users connected'), /strongswan_user_up/);
+    assert.match(
+      expr('Top users by traffic'),
+      /topk\(10, sum by \(instance, conn, user\) \(rate\(strongswan_user_bytes_total/,
+    );
+    assert.match(expr('Users by virtual IP pool'), /strongswan_pool_leases\{[^}]*state="online"/);
+    assert.match(expr('Users tracked / dropped'), /strongswan_users_dropped_total/);
+  });
+
   it('every panel has a valid unit or value mappings (panel-units-rule)', () => {
     for (const p of allPanels(d)) {
       const unit = p.fieldConfig?.defaults?.unit;
@@ -121,10 +167,13 @@ describe('deploy/grafana/strongswan.json', () => {
           `${q.name}: ${s.metric} instance`,
         );
         if (familyLabels(s.metric ?? '')?.includes('conn')) {
-          assert.deepEqual(
-            m('conn'),
-            { label: 'conn', op: '=~', value: '$conn' },
-            `${q.name}: ${s.metric} conn`,
+          // Families whose conn is empty for what charon could not attach to a configured connection
+          // may also match the empty conn, so that those series show whatever connection is selected.
+          const values = CONN_MAY_BE_EMPTY.has(s.metric ?? '') ? ['$conn', '$conn|'] : ['$conn'];
+          const c = m('conn');
+          assert.ok(
+            c?.op === '=~' && values.includes(c.value),
+            `${q.name}: ${s.metric} conn ${JSON.stringify(c)}, wanted =~ ${values.join(' or ')}`,
           );
         }
       }
@@ -180,6 +229,15 @@ describe('deploy/grafana/strongswan.json', () => {
       'strongswan_ike_messages_total',
       'strongswan_ike_sa_events_total',
       'strongswan_child_sa_events_total',
+      'strongswan_ike_sa_failures_total',
+      'strongswan_alerts_total',
+      'strongswan_ike_sa_info',
+      'strongswan_user_up',
+      'strongswan_user_bytes_total',
+      'strongswan_user_virtual_ip_info',
+      'strongswan_user_connected_timestamp_seconds',
+      'strongswan_users_tracked',
+      'strongswan_users_dropped_total',
     ]) {
       assert.ok(used.has(must), must);
     }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
 import { ROOT } from '../e2e/lab.js';
-import { FAMILY_NAMES, metricNames, unknownMetrics } from './promql.js';
+import { FAMILY_NAMES, metricNames, selectors, unknownMetrics } from './promql.js';
 
 const DIR = path.join(ROOT, 'deploy/prometheus');
 const RULES = path.join(DIR, 'rules.yml');
@@ -122,6 +122,7 @@ describe('deploy/prometheus', () => {
       'StrongswanIKERekeyOverdue',
       'StrongswanPoolNearlyFull',
       'StrongswanEventsDisconnected',
+      'StrongswanAuthenticationFailures',
     ]) {
       assert.ok(names.includes(wanted), wanted);
     }
@@ -131,6 +132,33 @@ describe('deploy/prometheus', () => {
       assert.ok(['critical', 'warning', 'info'].includes(a.labels?.severity ?? ''), `${a.alert}: severity`);
       assert.match(a.annotations?.summary ?? '', /^[A-Za-z].*\.$/, `${a.alert}: summary is a sentence`);
       assert.match(a.annotations?.description ?? '', /\$labels\.instance/, `${a.alert}: description`);
+    }
+  });
+
+  it('the authentication alert counts auth failures only, per connection, and outlasts its window', () => {
+    const a = alerts.find((x) => x.alert === 'StrongswanAuthenticationFailures');
+    assert.ok(a);
+    const sels = selectors(a.expr);
+    assert.ok(sels.length > 0);
+    for (const s of sels) {
+      assert.equal(s.metric, 'strongswan_alerts_total');
+      // cert-validation-failed comes with successful authentications too (docs/strongswan6-lab-notes.md)
+      assert.deepEqual(s.matchers, [
+        { label: 'alert', op: '=~', value: 'peer-auth-failed|local-auth-failed' },
+      ]);
+    }
+    assert.match(a.expr, /^sum without \(alert\) \(/, 'by instance and conn');
+    const window = /offset (\d+)m/.exec(a.expr)?.[1];
+    const forMin = /^(\d+)m$/.exec(a.for ?? '')?.[1];
+    assert.ok(window && forMin && Number(forMin) > Number(window), `for ${a.for} outlasts offset ${window}m`);
+  });
+
+  it('has the recording rules the dashboard computes: post-quantum share, users connected', () => {
+    for (const name of [
+      'instance:strongswan_ike_sa_info_post_quantum:ratio',
+      'instance_conn:strongswan_user_up:sum',
+    ]) {
+      assert.ok(recordNames.has(name), name);
     }
   });
 

@@ -1,9 +1,14 @@
 // The shipped dashboard and rules on the real lab: a real Prometheus scrapes the exporter every second
 // with deploy/prometheus/rules.yml loaded; every panel query of deploy/grafana/strongswan.json, with
 // the variables substituted as Grafana would, parses and returns data (a few documented exceptions
-// aside); the variables' label_values() find the lab; the recording rules produce series; on the
-// healthy lab no alert expression matches, and when gw2's charon stops, StrongswanTunnelDown goes
-// pending for the tunnels that were up, and not for the connection that never was.
+// aside); the variables' label_values() find the lab; the recording rules produce series. The exporter
+// runs with --collector.users and three road-warrior users are up (lab.sh rw-up 3, user 1 sending
+// traffic), one of them fails to authenticate once (rw-fail 2 auth), and certconn is reauthenticated
+// (cert-validation-failed on 6.x, although it succeeds): on the lab no alert expression matches but
+// StrongswanAuthenticationFailures for rw, from strongSwan 6.0.3 on (alerts), and when
+// gw2's charon stops, StrongswanTunnelDown goes pending for the tunnels that were up, and not for
+// the connection that never was. From strongSwan 6.1 on (ML-KEM in OpenSSL), the users' IKE and ESP
+// proposals carry an additional ML-KEM key exchange, so the post-quantum share is not 0.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,15 +19,21 @@ import { type Child, promQuery, startExporter, startPrometheus, waitFor } from '
 import { Lab, ROOT } from './lab.js';
 
 const RULES = path.join(ROOT, 'deploy/prometheus/rules.yml');
+const USERS = 3;
+const AUTH_ALERT = 'StrongswanAuthenticationFailures';
 
-/** Panel queries that may return nothing on the lab, and why. */
-function allowedEmpty(lab: Lab): Record<string, string> {
+/** Panel queries that may return nothing on the lab (with this connection selected), and why. */
+function allowedEmpty(lab: Lab, conn: string): Record<string, string> {
   const allowed: Record<string, string> = {
     'Time until IKE SA rekey and reauthentication / B':
       "the lab's connections set no reauth_time, so charon schedules no reauthentication and " +
       'strongswan_ike_sa_reauth_timestamp_seconds has no series',
     'CRLs / A': "the lab's CA issues no CRL, so strongswan_crl_next_update_timestamp_seconds has no series",
   };
+  if (conn === 'site') {
+    allowed['Users by virtual IP pool / B'] =
+      "site's peer (gw2) gets no virtual IP, so no strongswan_user_virtual_ip_info has conn=site";
+  }
   // From 6.0.3 on, the lab provokes an alert (before() below), so the panel must have data.
   if (!lab.atLeast(6, 0, 3)) {
     allowed['Daemon alerts / A'] =
@@ -56,7 +67,18 @@ describe('dashboard and rules on the real lab', { timeout: 240_000 }, () => {
 
   before(async () => {
     lab.up();
-    exporter = await startExporter(['--vici.address', lab.vici('gw1'), '--vici.timeout', '3s']);
+    if (lab.atLeast(6, 1)) {
+      lab.extraEnv.LAB_RW_PROPOSALS = 'aes256-sha256-x25519-ke1_mlkem768';
+      lab.extraEnv.LAB_RW_ESP_PROPOSALS = 'aes256gcm16-x25519-ke1_mlkem768';
+    }
+    lab.lab('rw-up', String(USERS));
+    exporter = await startExporter([
+      '--vici.address',
+      lab.vici('gw1'),
+      '--vici.timeout',
+      '3s',
+      '--collector.users',
+    ]);
     instance = exporter.url.replace('http://', '');
     prom = await startPrometheus([instance], `rule_files:\n  - '${RULES}'\n`);
     const p = prom;
@@ -64,7 +86,12 @@ describe('dashboard and rules on the real lab', { timeout: 240_000 }, () => {
       Number((await promQuery(p.url, 'count_over_time(strongswan_up[1m])'))[0]?.value[1] ?? 0);
     await waitFor('three scrapes', async () => (await scrapes()) >= 3, 30_000);
     if (lab.atLeast(6, 0, 3)) lab.proposalMismatch();
+    lab.lab('rw-fail', '2', 'auth');
+    // gw1 checks gw2's certificate again, successfully: 6.x raises cert-validation-failed all the same
+    // (the lab has no CRL), which StrongswanAuthenticationFailures must not count.
+    lab.swanctl('gw1', '--rekey', '--ike', 'certconn', '--reauth');
     lab.lab('traffic', '3');
+    lab.lab('rw-traffic', '1', '5');
     await waitFor('traffic seen by two more scrapes', async () => (await scrapes()) >= 6, 30_000);
   });
 
@@ -83,7 +110,7 @@ describe('dashboard and rules on the real lab', { timeout: 240_000 }, () => {
       'conn',
       `strongswan_conn_info{job=~"strongswan", instance=~"${regexQuote(instance)}"}`,
     );
-    for (const c of ['site', 'never']) assert.ok(conns.includes(c), conns.join(','));
+    for (const c of ['site', 'never', 'rw']) assert.ok(conns.includes(c), conns.join(','));
   });
 
   for (const conn of ['site', '.+']) {
@@ -98,7 +125,7 @@ describe('dashboard and rules on the real lab', { timeout: 240_000 }, () => {
         range: '5m',
       };
       const queries = panelQueries(loadDashboard());
-      const ALLOWED_EMPTY = allowedEmpty(lab);
+      const ALLOWED_EMPTY = allowedEmpty(lab, conn);
       for (const name of Object.keys(ALLOWED_EMPTY)) {
         assert.ok(
           queries.some((q) => q.name === name),
@@ -120,6 +147,51 @@ describe('dashboard and rules on the real lab', { timeout: 240_000 }, () => {
     });
   }
 
+  it('the road-warrior, post-quantum and failed-attempt panels show what the lab is', async () => {
+    const url = prom?.url as string;
+    // The failed attempt and user 1's pings happened in before(): a range that covers them.
+    const sel: Selection = {
+      job: 'strongswan',
+      instance: regexQuote(instance),
+      conn: '.+',
+      rateInterval: '2m',
+    };
+    const query = (title: string, ref = 'A') => {
+      const q = panelQueries(loadDashboard()).find((x) => x.name === `${title} / ${ref}`);
+      assert.ok(q, title);
+      return promQuery(url, substitute(q.target.expr, sel));
+    };
+    const value = (
+      v: { metric: Record<string, string>; value: [number, string] }[],
+      label: string,
+      is: string,
+    ) => Number(v.find((x) => x.metric[label] === is)?.value[1]);
+    const users = await query('Users connected');
+    assert.equal(value(users, 'conn', 'rw'), USERS, JSON.stringify(users));
+    assert.equal(value(await query('Users by virtual IP pool'), 'pool', 'rw_pool'), USERS);
+    assert.equal(value(await query('Users by virtual IP pool', 'B'), 'conn', 'rw'), USERS);
+    // The users collector also tracks the site-to-site peers (site, certconn), one user each.
+    assert.ok(Number((await query('Users tracked / dropped'))[0]?.value[1]) >= USERS);
+    assert.equal(Number((await query('Users tracked / dropped', 'B'))[0]?.value[1]), 0, 'nobody dropped');
+    const table = (await query('Connected users')).filter((v) => v.metric.conn === 'rw');
+    assert.deepEqual(
+      table.map((v) => `${v.metric.user} ${v.metric.vip}`).sort(),
+      Array.from({ length: USERS }, (_, i) => `user${i + 1}@sswlab 10.93.0.${i + 1}`),
+    );
+    assert.ok(
+      table.every((v) => Number(v.value[1]) >= 0),
+      'connected for',
+    );
+    const top = await query('Top users by traffic');
+    assert.ok(value(top, 'user', 'user1@sswlab') > 0, `user 1 sent pings: ${JSON.stringify(top)}`);
+    const failed = await query('IKE SA failed attempts');
+    assert.ok(value(failed, 'conn', 'rw') >= 1, `rw-fail 2 auth: ${JSON.stringify(failed)}`);
+    // ML-KEM in the users' proposals from 6.1 on: their IKE SAs, and no other, are post-quantum.
+    const ikeSas = Number((await promQuery(url, 'count(strongswan_ike_sa_info)'))[0]?.value[1]);
+    const share = Number((await query('Post-quantum IKE SAs'))[0]?.value[1]);
+    assert.equal(share, lab.atLeast(6, 1) ? USERS / ikeSas : 0, `${ikeSas} IKE SAs`);
+  });
+
   it('the panels show what the lab is: site up with traffic on both children, never down', async () => {
     const url = prom?.url as string;
     const sel: Selection = { job: 'strongswan', instance: regexQuote(instance), conn: '.+' };
@@ -134,7 +206,7 @@ describe('dashboard and rules on the real lab', { timeout: 240_000 }, () => {
     assert.ok((await one('Connections up / configured', 'B')) >= 2);
     assert.ok((await one('Connections down')) >= 1, 'never is down');
     assert.ok((await one('Earliest certificate expiry')) > 86400, 'the lab certificates are valid for days');
-    assert.equal(await one('Pool usage'), 0, 'nobody leases from rw_pool');
+    assert.equal(await one('Pool usage'), USERS / 14, 'the users lease from rw_pool (14 addresses)');
     const traffic = await promQuery(url, byTitle('Traffic per child'));
     for (const child of ['net1', 'net2']) {
       for (const direction of ['in', 'out']) {
@@ -158,12 +230,24 @@ describe('dashboard and rules on the real lab', { timeout: 240_000 }, () => {
     assert.deepEqual(perConn.map((v) => v.metric.direction).sort(), ['in', 'out']);
   });
 
-  it('no alert expression matches on the healthy lab', async () => {
+  it('no alert expression matches on the lab but the authentication failures of rw (6.0.3 and later)', async () => {
     const url = prom?.url as string;
+    // rw-fail 2 auth raised peer-auth-failed on gw1 for rw; certconn's reauthentication succeeded with
+    // cert-validation-failed (no revocation information), which must not count.
+    const alerts = lab.atLeast(6, 0, 3);
+    const certAlerts = await promQuery(
+      url,
+      'strongswan_alerts_total{conn="certconn", alert="cert-validation-failed"} > 0 and on (instance) strongswan_conn_up{conn="certconn"} == 1',
+    );
+    assert.equal(certAlerts.length, alerts ? 1 : 0, 'cert-validation-failed on a successful authentication');
     for (const r of rules.filter((x) => x.alert !== undefined)) {
-      assert.deepEqual(await promQuery(url, r.expr), [], r.alert);
+      const matched = (await promQuery(url, r.expr)).map((v) => `${v.metric.conn} ${v.value[1]}`);
+      assert.deepEqual(matched, r.alert === AUTH_ALERT && alerts ? ['rw 1'] : [], r.alert);
     }
-    assert.deepEqual(await promQuery(url, 'ALERTS'), []);
+    const pending = (await promQuery(url, 'ALERTS')).map(
+      (v) => `${v.metric.alertname} ${v.metric.alertstate} ${v.metric.conn}`,
+    );
+    assert.deepEqual(pending, alerts ? [`${AUTH_ALERT} pending rw`] : []);
   });
 
   it("stopping gw2's charon takes site down on gw1: StrongswanTunnelDown goes pending, not for never", async () => {

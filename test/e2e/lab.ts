@@ -25,7 +25,8 @@ export class Lab {
   env: Record<string, string> = {};
   private isUp = false;
 
-  constructor(private readonly extraEnv: Record<string, string> = {}) {}
+  /** Environment of every lab.sh call (mutable: a test may add LAB_RW_PROPOSALS once it knows the version). */
+  constructor(readonly extraEnv: Record<string, string> = {}) {}
 
   lab(...args: string[]): string {
     return execFileSync('bash', [LAB, ...args], {
