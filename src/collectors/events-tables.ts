@@ -144,11 +144,14 @@ export class EventTables implements StateTables {
     return this.totals.get(conn)?.has(child) === true;
   }
 
-  /** Each total's row: conn, child, and its traffic as last reported (bytes in, out, packets in, out). */
-  eachTotal(fn: (conn: string, child: string, reported: Float64Array, at: number) => void): void {
+  /**
+   * Each total's row: its number, conn, child, and its traffic as last reported (bytes in, out,
+   * packets in, out, at reported[at...]).
+   */
+  eachTotal(fn: (t: number, conn: string, child: string, reported: Float64Array, at: number) => void): void {
     for (let t = 0; t < this.totalConn.length; t++) {
       const conn = this.totalConn[t];
-      if (conn !== undefined) fn(conn, this.totalChild[t] as string, this.total, T_WIDTH * t + T_REPORTED);
+      if (conn !== undefined) fn(t, conn, this.totalChild[t] as string, this.total, T_WIDTH * t + T_REPORTED);
     }
   }
 

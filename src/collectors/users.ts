@@ -14,18 +14,11 @@ import { type Collector, DEFAULT_OPTIONS, type ScrapeContext, type TargetEnv } f
 import { type EventSnapshot, EventState, EventsCollector } from './events.js';
 
 const USER = ['conn', 'user'];
+const USER_VIP = ['conn', 'user', 'vip'];
 
 /** The identity a road warrior is known by: its EAP or XAuth identity, else its IKE identity. */
 export function userOf(ike: ViciSection): string {
   return str(ike['remote-eap-id']) ?? str(ike['remote-xauth-id']) ?? str(ike['remote-id']) ?? '';
-}
-
-/** What one scrape's listing says about a user now. */
-interface Now {
-  ikeSas: number;
-  /** When its oldest established IKE SA was established, seconds since the epoch. */
-  since: number;
-  vips: string[];
 }
 
 class UsersCollector extends EventsCollector {
@@ -40,8 +33,16 @@ class UsersCollector extends EventsCollector {
   /** Users refused by the cap (each counted once while it stays refused; at most `max` remembered). */
   private readonly refused = new Set<string>();
   private dropped = 0;
-  /** This scrape's view, by conn then user. */
-  private current = new Map<string, Map<string, Now>>();
+  /**
+   * This scrape's view of each user, by its totals' row: established IKE SAs, when the oldest was
+   * established, its virtual IPs (columns, not an object per user: 10,000 users each scrape).
+   */
+  private ikeSas = new Int32Array(64);
+  private since = new Float64Array(64);
+  private vips: (string[] | undefined)[] = [];
+  /** The scrape each row's view belongs to. */
+  private viewIn = new Int32Array(64);
+  private scrapes = 0;
   private scrapeNow = 0;
 
   constructor(env: TargetEnv) {
@@ -89,20 +90,23 @@ class UsersCollector extends EventsCollector {
     if (state === 'CONNECTING' || state === 'CREATED') return;
     const user = this.track(conn, ike);
     if (user === undefined) return;
-    let byUser = this.current.get(conn);
-    if (byUser === undefined) {
-      byUser = new Map();
-      this.current.set(conn, byUser);
+    const t = st.childTotals(conn, user);
+    if (t >= this.viewIn.length) this.grow(t + 1);
+    if (this.viewIn[t] !== this.scrapes) {
+      this.viewIn[t] = this.scrapes;
+      this.ikeSas[t] = 0;
+      this.since[t] = Number.POSITIVE_INFINITY;
+      this.vips[t] = undefined;
     }
-    let now = byUser.get(user);
-    if (now === undefined) {
-      now = { ikeSas: 0, since: Number.POSITIVE_INFINITY, vips: [] };
-      byUser.set(user, now);
-    }
-    now.ikeSas++;
+    this.ikeSas[t] = (this.ikeSas[t] as number) + 1;
     const established = Number(str(ike.established));
-    if (Number.isFinite(established)) now.since = Math.min(now.since, this.scrapeNow - established);
-    for (const vip of strList(ike['remote-vips'])) if (!now.vips.includes(vip)) now.vips.push(vip);
+    if (Number.isFinite(established))
+      this.since[t] = Math.min(this.since[t] as number, this.scrapeNow - established);
+    for (const vip of strList(ike['remote-vips'])) {
+      const have = this.vips[t];
+      if (have === undefined) this.vips[t] = [vip];
+      else if (!have.includes(vip)) have.push(vip);
+    }
     // (no IKE SA rows: they serve the IKE SA events, which this collector does not count)
     for (const [, child] of subSections(ike['child-sas'])) st.onListed(conn, user, child);
   }
@@ -111,23 +115,39 @@ class UsersCollector extends EventsCollector {
     return Promise.resolve();
   }
 
+  private grow(n: number): void {
+    const size = Math.max(n, Math.ceil(1.25 * this.viewIn.length));
+    const ints = (a: Int32Array) => {
+      const b = new Int32Array(size);
+      b.set(a);
+      return b;
+    };
+    this.ikeSas = ints(this.ikeSas);
+    this.viewIn = ints(this.viewIn);
+    const since = new Float64Array(size);
+    since.set(this.since);
+    this.since = since;
+  }
+
   override async collect(ctx: ScrapeContext, out: Exposition): Promise<void> {
-    this.current = new Map();
+    this.scrapes++;
     this.scrapeNow = ctx.now;
     await super.collect(ctx, out);
   }
 
   protected override write(out: Exposition): void {
     this.forget();
-    const current = this.current;
-    this.current = new Map();
-    this.state.eachTotal((conn, user, reported, at) => {
+    this.state.eachTotal((t, conn, user, reported, at) => {
       const l: LabelSet = out.labels(USER, [conn, user]);
-      const now = current.get(conn)?.get(user);
-      out.write(F.userUp, now === undefined ? 0 : 1, l);
-      out.write(F.userIkeSas, now?.ikeSas ?? 0, l);
-      if (now !== undefined && Number.isFinite(now.since)) out.write(F.userConnected, now.since, l);
-      if (now !== undefined) for (const vip of now.vips) out.write(F.userVirtualIp, 1, l, vip);
+      const up = t < this.viewIn.length && this.viewIn[t] === this.scrapes;
+      out.write(F.userUp, up ? 1 : 0, l);
+      out.write(F.userIkeSas, up ? this.ikeSas[t] : 0, l);
+      const since = this.since[t] as number;
+      if (up && Number.isFinite(since)) out.write(F.userConnected, since, l);
+      // (a label set per user and VIP: a VIP is seldom another user's, so not worth interning)
+      if (up)
+        for (const vip of this.vips[t] ?? [])
+          out.write(F.userVirtualIp, 1, out.labels(USER_VIP, [conn, user, vip]));
       out.write(F.userBytes, reported[at], l, 'in');
       out.write(F.userBytes, reported[at + 1], l, 'out');
       out.write(F.userPackets, reported[at + 2], l, 'in');
