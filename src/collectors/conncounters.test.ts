@@ -2,14 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { FakeCharon, type Reply } from '../../test/fake-charon/server.js';
 import { select, value } from '../../test/helpers/exposition.js';
-import { counterSet, scrapeFake, success, VERSION_REPLY } from '../../test/helpers/scrape.js';
+import { counterSet, quietLog, scrapeFake, success, VERSION_REPLY } from '../../test/helpers/scrape.js';
 import { str } from '../vici/index.js';
-import {
-  conncounters,
-  OVERFLOW_RETRY_MS,
-  PER_NAME_CONNECTIONS,
-  resetConnCountersState,
-} from './conncounters.js';
+import type { Collector } from './collector.js';
+import { conncounters, OVERFLOW_RETRY_MS, PER_NAME_CONNECTIONS } from './conncounters.js';
 import { conns } from './conns.js';
 import { counters } from './counters.js';
 import { version } from './version.js';
@@ -23,6 +19,8 @@ const SETS: Record<string, Record<string, string>> = {
 };
 
 describe('collector conncounters', () => {
+  /** The collector as attached to one target (it remembers an overflowing daemon). */
+  let cc: Collector;
   const fake = new FakeCharon();
   /** Every get-counters request: 'all', 'global' or the name asked for. */
   let asked: string[] = [];
@@ -66,7 +64,7 @@ describe('collector conncounters', () => {
   });
   after(() => fake.close());
   beforeEach(() => {
-    resetConnCountersState();
+    cc = conncounters.attach?.({ address: fake.address, timeoutMs: 2000, log: quietLog }) as Collector;
     CONFIGURED = BASE_CONFIGURED;
     askers.clear();
     asked = [];
@@ -109,7 +107,7 @@ describe('collector conncounters', () => {
   });
 
   it('all=yes: every set of the reply, zeros for a configured connection without counters', async () => {
-    const { p } = await scrapeFake(fake, [conncounters]);
+    const { p } = await scrapeFake(fake, [cc]);
     assert.equal(success(p, 'conncounters'), 1);
     assert.deepEqual(asked, ['all']);
     assertSet(p, 'site', 1000);
@@ -122,7 +120,7 @@ describe('collector conncounters', () => {
 
   it('all=yes never answered (over 512 KiB): per-name queries, and the other collectors are unharmed', async () => {
     all = 'silent';
-    const first = await scrapeFake(fake, [conncounters, counters, version, conns], 1000);
+    const first = await scrapeFake(fake, [cc, counters, version, conns], 1000);
     const p = first.p;
     assert.deepEqual(
       asked.filter((a) => a !== 'global'),
@@ -142,7 +140,7 @@ describe('collector conncounters', () => {
 
     // the next scrape remembers: straight to per-name, no wait
     asked = [];
-    const second = await scrapeFake(fake, [conncounters], 1000);
+    const second = await scrapeFake(fake, [cc], 1000);
     assert.deepEqual(asked, CONFIGURED);
     assert.equal(success(second.p, 'conncounters'), 1);
     assertSet(second.p, 'certconn', 2000);
@@ -152,7 +150,7 @@ describe('collector conncounters', () => {
   it('many connections: the per-name queries run on several connections at once', async () => {
     all = 'silent';
     CONFIGURED = [...BASE_CONFIGURED, ...Array.from({ length: 197 }, (_, i) => `extra${i + 1}`)];
-    const { p } = await scrapeFake(fake, [conncounters, version], 1000);
+    const { p } = await scrapeFake(fake, [cc, version], 1000);
     assert.equal(success(p, 'conncounters'), 1);
     assert.equal(asked.filter((a) => a !== 'all').length, 200);
     assert.equal(askers.size, PER_NAME_CONNECTIONS);
@@ -169,13 +167,13 @@ describe('collector conncounters', () => {
 
   it('after the retry interval it tries all=yes again', async () => {
     all = 'silent';
-    await scrapeFake(fake, [conncounters], 400);
+    await scrapeFake(fake, [cc], 400);
     all = 'answer';
     asked = [];
     const realNow = Date.now;
     Date.now = () => realNow() + OVERFLOW_RETRY_MS;
     try {
-      const { p } = await scrapeFake(fake, [conncounters], 1000);
+      const { p } = await scrapeFake(fake, [cc], 1000);
       assert.deepEqual(asked, ['all']);
       assertSet(p, 'stale', 3000);
     } finally {
@@ -185,7 +183,7 @@ describe('collector conncounters', () => {
 
   it('without the counters plugin: this collector fails, the others do not', async () => {
     all = 'plugin-missing';
-    const { p } = await scrapeFake(fake, [conncounters, version, conns]);
+    const { p } = await scrapeFake(fake, [cc, version, conns]);
     assert.equal(success(p, 'conncounters'), 0);
     assert.equal(success(p, 'version'), 1);
     assert.equal(success(p, 'conns'), 1);
@@ -195,7 +193,7 @@ describe('collector conncounters', () => {
   it('a failure during the per-name fallback fails the collector', async () => {
     all = 'silent';
     perName = 'plugin-missing';
-    const { p } = await scrapeFake(fake, [conncounters, version], 600);
+    const { p } = await scrapeFake(fake, [cc, version], 600);
     assert.equal(success(p, 'conncounters'), 0);
     assert.equal(success(p, 'version'), 1);
     assert.deepEqual(asked, ['all', 'site']);

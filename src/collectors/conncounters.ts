@@ -17,6 +17,7 @@
 // A configured connection without counters yet (charon answers "no counters found" for it) is written
 // as zeros, so that its series exist before the first increment.
 
+import type { Exposition } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
 import { str, ViciClient, ViciCommandError, type ViciSection, ViciTimeoutError } from '../vici/index.js';
 import type { Collector, ScrapeContext } from './collector.js';
@@ -36,12 +37,9 @@ const PER_CONN: CounterFamilies = {
   invalidSpi: F.connIkeInvalidSpiMessages,
 };
 
-/** When all=yes last timed out, per daemon address. */
-const overflowedAt = new Map<string, number>();
-
-/** Forget what was learnt about daemons (tests). */
-export function resetConnCountersState(): void {
-  overflowedAt.clear();
+/** What one target's collector remembers between scrapes: when all=yes last timed out. */
+interface Memo {
+  overflowedAt?: number;
 }
 
 async function askAll(own: ViciClient, ctx: ScrapeContext): Promise<Map<string, ViciSection> | null> {
@@ -93,41 +91,47 @@ async function askEach(
   return sets;
 }
 
+async function collectConnCounters(ctx: ScrapeContext, out: Exposition, memo: Memo): Promise<void> {
+  const names: string[] = [];
+  const configuredP = ctx.conns((c) => {
+    names.push(c.name);
+  });
+  // Awaited below; until then a rejection must not count as unhandled.
+  void configuredP.catch(() => {});
+  const where = ctx.client.where;
+  const clients = [new ViciClient({ address: where, timeoutMs: ctx.timeLeft() })];
+  try {
+    let sets: Map<string, ViciSection> | null = null;
+    const last = memo.overflowedAt;
+    if (last === undefined || Date.now() - last >= OVERFLOW_RETRY_MS) {
+      sets = await askAll(clients[0] as ViciClient, ctx);
+      memo.overflowedAt = sets === null ? Date.now() : undefined;
+    }
+    await configuredP;
+    const configured = [...new Set(names)];
+    if (sets === null) {
+      const n = Math.min(PER_NAME_CONNECTIONS, Math.ceil(configured.length / 50));
+      while (clients.length < n) clients.push(new ViciClient({ address: where, timeoutMs: ctx.timeLeft() }));
+      sets = await askEach(clients, ctx, configured);
+    }
+    const label = (name: string) => out.labels(CONN, [name]);
+    for (const name of configured) writeCounterSet(out, PER_CONN, label(name), sets.get(name) ?? null);
+    const known = new Set(configured);
+    for (const [name, set] of sets) if (!known.has(name)) writeCounterSet(out, PER_CONN, label(name), set);
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
 export const conncounters: Collector = {
   name: 'conncounters',
   help: 'Per-connection IKE counters of the counters plugin (get-counters all=yes, per name when that reply is too big).',
   defaultEnabled: false,
-  async collect(ctx, out) {
-    const names: string[] = [];
-    const configuredP = ctx.conns((c) => {
-      names.push(c.name);
-    });
-    // Awaited below; until then a rejection must not count as unhandled.
-    void configuredP.catch(() => {});
-    const where = ctx.client.where;
-    const clients = [new ViciClient({ address: where, timeoutMs: ctx.timeLeft() })];
-    try {
-      let sets: Map<string, ViciSection> | null = null;
-      const last = overflowedAt.get(where);
-      if (last === undefined || Date.now() - last >= OVERFLOW_RETRY_MS) {
-        sets = await askAll(clients[0] as ViciClient, ctx);
-        if (sets === null) overflowedAt.set(where, Date.now());
-        else overflowedAt.delete(where);
-      }
-      await configuredP;
-      const configured = [...new Set(names)];
-      if (sets === null) {
-        const n = Math.min(PER_NAME_CONNECTIONS, Math.ceil(configured.length / 50));
-        while (clients.length < n)
-          clients.push(new ViciClient({ address: where, timeoutMs: ctx.timeLeft() }));
-        sets = await askEach(clients, ctx, configured);
-      }
-      const label = (name: string) => out.labels(CONN, [name]);
-      for (const name of configured) writeCounterSet(out, PER_CONN, label(name), sets.get(name) ?? null);
-      const known = new Set(configured);
-      for (const [name, set] of sets) if (!known.has(name)) writeCounterSet(out, PER_CONN, label(name), set);
-    } finally {
-      for (const c of clients) c.close();
-    }
+  // Unattached (a one-off scrape): nothing remembered.
+  collect: (ctx, out) => collectConnCounters(ctx, out, {}),
+  attach() {
+    // Per target: whether its daemon's all=yes reply overflowed lately.
+    const memo: Memo = {};
+    return { ...conncounters, collect: (ctx, out) => collectConnCounters(ctx, out, memo), detach() {} };
   },
 };

@@ -75,7 +75,7 @@ export const C_WIDTH = 4;
  * A typed array with room for `n` elements: the same one, or a copy a quarter bigger (not twice:
  * the state of 50,000 tunnels is ~25 MB of rows, and doubling would hold up to as much again unused).
  */
-export function room<A extends Float64Array | Int32Array>(a: A, n: number): A {
+export function grown<A extends Float64Array | Int32Array>(a: A, n: number): A {
   if (n <= a.length) return a;
   const bigger = new (a.constructor as new (n: number) => A)(Math.max(n, Math.ceil(1.25 * a.length)));
   bigger.set(a);
@@ -120,8 +120,8 @@ export class RowTable {
   /** A row for `id` (which has none), zeroed. */
   add(id: number | string): number {
     const r = this.free.pop() ?? this.keys.length;
-    this.floats = room(this.floats, this.floatWidth * (r + 1));
-    this.ints = room(this.ints, this.intWidth * (r + 1));
+    this.floats = grown(this.floats, this.floatWidth * (r + 1));
+    this.ints = grown(this.ints, this.intWidth * (r + 1));
     this.floats.fill(0, this.floatWidth * r, this.floatWidth * (r + 1));
     this.ints.fill(0, this.intWidth * r, this.intWidth * (r + 1));
     this.keys[r] = id;

@@ -11,6 +11,7 @@ import {
   counters,
   ended,
   F_START,
+  grown,
   I_ABSENT,
   I_BORN,
   I_CONN,
@@ -21,7 +22,6 @@ import {
   I_SPI,
   ikeSpi,
   RowTable,
-  room,
   S_ABSENT,
   S_BORN,
   S_CREDITED,
@@ -128,7 +128,7 @@ export class EventTables implements StateTables {
     let c = this.conns.get(conn);
     if (c === undefined) {
       c = this.connNames.push(conn) - 1;
-      this.connEvents = room(this.connEvents, C_WIDTH * (c + 1));
+      this.connEvents = grown(this.connEvents, C_WIDTH * (c + 1));
       this.conns.set(conn, c);
     }
     return c;
@@ -246,7 +246,7 @@ export class EventTables implements StateTables {
       t = this.freeTotals.pop() ?? this.totalConn.length;
       this.totalConn[t] = conn;
       this.totalChild[t] = child;
-      this.total = room(this.total, T_WIDTH * (t + 1));
+      this.total = grown(this.total, T_WIDTH * (t + 1));
       this.total.fill(0, T_WIDTH * t, T_WIDTH * (t + 1));
       this.total[T_WIDTH * t + T_LIVE_IN] = -1;
       this.total[T_WIDTH * t + T_SEEN] = this.now();
