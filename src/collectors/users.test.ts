@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeCharon } from '../../test/fake-charon/server.js';
@@ -179,6 +182,38 @@ describe('users collector', () => {
     }
     assert.equal(value(p, 'strongswan_user_up', { conn: 'rw', user: 'user3@lab' }), 1);
     assert.ok(value(p, 'strongswan_users_tracked') <= 2);
+  });
+
+  it('keeps its totals in a state file of its own and continues them after a restart', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'users-state-'));
+    fake.on('stats', () => ({ response: { uptime: { since: 'Dec  7 02:00:00 2026' } } }));
+    const env = (file: string) => ({
+      address: fake.address,
+      timeoutMs: 2000,
+      log: quietLog,
+      stateFile: file,
+      options: DEFAULT_OPTIONS,
+    });
+    const events = path.join(dir, 'metrics.events.json');
+    try {
+      col = users.attach?.(env(events)) as Attached;
+      await subscribed();
+      listed = [rw(1, 1, 1, 840, true)];
+      await scrapeFake(fake, [col]);
+      listed = [rw(1, 1, 1, 1680, true)];
+      assert.equal(bytes((await scrapeFake(fake, [col])).p, 'user1@lab'), 840);
+      await col.detach();
+      // next to the events collector's file, not in it
+      assert.ok(fs.existsSync(path.join(dir, 'metrics.users.json')));
+      assert.ok(!fs.existsSync(events));
+      col = users.attach?.(env(events)) as Attached;
+      await subscribed();
+      listed = [rw(1, 1, 1, 2520, true)];
+      const p = (await scrapeFake(fake, [col])).p;
+      assert.equal(bytes(p, 'user1@lab'), 1680, 'continued from the file, not from 0');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('labels users by a pseudonym with --privacy.hide-remote-identities', async () => {
