@@ -114,7 +114,7 @@ describe('exporter restarts on the real lab', { timeout: 240_000 }, () => {
     const file = path.join(dir, 'metrics.events.json');
     const text = fs.readFileSync(file, 'utf8');
     const saved = JSON.parse(text) as { kind: string; version: number };
-    assert.deepEqual([saved.kind, saved.version], ['strongswan_exporter events state', 2]);
+    assert.deepEqual([saved.kind, saved.version], ['strongswan_exporter events state', 3]);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     const psk = fs.readFileSync(path.join(lab.env.LAB_DIR as string, 'psk'), 'utf8').trim();
     assert.ok(psk.length > 0 && !text.toLowerCase().includes(psk.toLowerCase()), 'no secret in the state');
@@ -154,7 +154,7 @@ describe('exporter restarts on the real lab', { timeout: 240_000 }, () => {
     );
     assert.deepEqual(totals(await scrape()), { in: 0, out: 0 });
     await stop();
-    assert.equal((JSON.parse(fs.readFileSync(file, 'utf8')) as { version: number }).version, 2);
+    assert.equal((JSON.parse(fs.readFileSync(file, 'utf8')) as { version: number }).version, 3);
   });
 
   it('a state file of another run of the daemon: one log line, a clean start', async () => {
