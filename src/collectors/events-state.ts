@@ -87,12 +87,11 @@ export class EventState extends EventTables {
   onEvent(name: string, msg: ViciSection): void {
     this.received++;
     if (name === 'alert') {
-      // The connection it concerns, where it names one that is configured (a bounded label).
+      // The connection of the IKE SA it names: charon names an IKE SA after the connection of its
+      // own configuration it chose (a bounded label; a peer only picks among them), `(unnamed)`
+      // before it chose one. Not checked against the last list-conns: one just loaded is not there.
       const about = isSectionValue(msg['ike-sa']) ? ikeOf(msg['ike-sa'])?.[0] : undefined;
-      this.alert(
-        about !== undefined && this.conns.has(about) && about !== UNNAMED ? about : '',
-        str(msg.type) ?? '',
-      );
+      this.alert(about !== undefined && about !== UNNAMED ? about : '', str(msg.type) ?? '');
       return;
     }
     const ike = ikeOf(msg);

@@ -230,13 +230,13 @@ describe('EventState: traffic per child config', () => {
     assert.equal(st.alerts.get('')?.get('peer-auth-failed')?.value, 2);
     const about = (name: string, type: string) =>
       sec({ type, 'ike-sa': { [name]: { uniqueid: '7', state: 'CONNECTING' } } });
-    // not configured (yet): no connection label made up from what a peer sent
+    // under the connection charon chose, also one loaded since the last list-conns; never "(unnamed)"
     st.onEvent('alert', about('rw', 'peer-auth-failed'));
-    assert.equal(st.alerts.get('')?.get('peer-auth-failed')?.value, 3);
     st.known('rw', ['rw']);
     st.onEvent('alert', about('rw', 'peer-auth-failed'));
     st.onEvent('alert', about('(unnamed)', 'proposal-mismatch-ike'));
-    assert.equal(st.alerts.get('rw')?.get('peer-auth-failed')?.value, 1);
+    assert.equal(st.alerts.get('')?.get('peer-auth-failed')?.value, 2);
+    assert.equal(st.alerts.get('rw')?.get('peer-auth-failed')?.value, 2);
     assert.equal(st.alerts.get('')?.get('proposal-mismatch-ike')?.value, 1);
     assert.equal(st.alerts.has('(unnamed)'), false);
     st.known('site', ['net1', 'net2']);

@@ -294,7 +294,7 @@ function define() {
       'strongswan_alerts_total',
       'counter',
       ['conn', 'alert'],
-      'Alerts raised by the daemon since the exporter started (alert event: type; strongSwan 6.0.3 and later), by the connection of the IKE SA the alert names (empty when it names none, or one that is not configured).',
+      'Alerts raised by the daemon since the exporter started (alert event: type; strongSwan 6.0.3 and later), by the connection of the IKE SA the alert names (empty when it names none, or charon had chosen no connection for it yet).',
     ),
     connChildBytes: std(
       'events',
