@@ -9,7 +9,7 @@ import { type Parsed, select, value } from '../../test/helpers/exposition.js';
 import { quietLog, scrapeFake, VERSION_REPLY } from '../../test/helpers/scrape.js';
 import type { ViciClient, ViciInput } from '../vici/index.js';
 import { type Collector, type CollectorOptions, DEFAULT_OPTIONS } from './collector.js';
-import { users } from './users.js';
+import { ipNumber, poolOf, poolsOf, users } from './users.js';
 
 type Attached = Collector & { detach(): void | Promise<void>; client: ViciClient };
 
@@ -97,7 +97,13 @@ describe('users collector', () => {
         events: listed.map((message) => ({ name: 'list-sa', message })),
         response: {},
       }))
-      .on('list-conns', () => ({ response: {} }));
+      .on('list-conns', () => ({ response: {} }))
+      .on('get-pools', () => ({
+        response: {
+          rw_pool: { base: '10.93.0.0', size: '14', online: '3', offline: '0' },
+          v6: { base: 'fd00::1:0', size: '256' },
+        },
+      }));
   });
   afterEach(async () => {
     await col?.detach();
@@ -114,7 +120,12 @@ describe('users collector', () => {
     assert.equal(value(p, 'strongswan_user_up', { conn: 'rw', user: 'user1@lab' }), 1);
     assert.equal(value(p, 'strongswan_user_ike_sas', { conn: 'rw', user: 'user2@lab' }), 1);
     assert.equal(
-      value(p, 'strongswan_user_virtual_ip_info', { conn: 'rw', user: 'user2@lab', vip: '10.93.0.2' }),
+      value(p, 'strongswan_user_virtual_ip_info', {
+        conn: 'rw',
+        user: 'user2@lab',
+        vip: '10.93.0.2',
+        pool: 'rw_pool',
+      }),
       1,
     );
     assert.equal(value(p, 'strongswan_users_tracked'), 2);
@@ -224,5 +235,43 @@ describe('users collector', () => {
     const ups = select(p, 'strongswan_user_up');
     assert.equal(ups.length, 1);
     assert.match(ups[0]?.labels.user ?? '', /^sha256:[0-9a-f]{16}$/);
+  });
+});
+
+describe('users: the pool of a virtual IP', () => {
+  it('is the pool loaded over VICI whose range (base, size) holds it, IPv4 or IPv6', () => {
+    const pools = poolsOf({
+      rw_pool: { base: '10.93.0.0', size: '14' },
+      big: { base: '10.0.0.0', size: '65536' },
+      v6: { base: 'fd00::1:0', size: '256' },
+      nobase: { size: '3' },
+      badsize: { base: '10.9.9.9', size: 'x' },
+    } as unknown as Parameters<typeof poolsOf>[0]);
+    assert.deepEqual(
+      pools.map((p) => p.name),
+      ['rw_pool', 'big', 'v6'],
+    );
+    assert.equal(poolOf(pools, '10.93.0.1'), 'rw_pool');
+    assert.equal(poolOf(pools, '10.93.0.13'), 'rw_pool');
+    // a CIDR pool's base is its network id: charon hands out base + 1 ... base + size
+    assert.equal(poolOf(pools, '10.93.0.14'), 'rw_pool', 'the last of 10.93.0.0/28');
+    assert.equal(poolOf(pools, '10.93.0.15'), '', 'past the range');
+    // adjacent ranges (base ... base + size - 1): the address inside one wins over the other's end
+    const ranges = poolsOf({
+      a: { base: '10.1.0.1', size: '10' },
+      b: { base: '10.1.0.11', size: '10' },
+    } as unknown as Parameters<typeof poolsOf>[0]);
+    assert.equal(poolOf(ranges, '10.1.0.10'), 'a');
+    assert.equal(poolOf(ranges, '10.1.0.11'), 'a', 'the end of a, the base of b: either reading');
+    assert.equal(poolOf(ranges, '10.1.0.12'), 'b');
+    assert.equal(poolOf(pools, '10.0.255.255'), 'big');
+    assert.equal(poolOf(pools, '10.1.0.1'), '');
+    assert.equal(poolOf(pools, 'fd00::1:ff'), 'v6');
+    assert.equal(poolOf(pools, 'fd00::2:1'), '');
+    assert.equal(poolOf(pools, '::ffff:10.93.0.1'), '', 'no mixing of families');
+    assert.equal(poolOf(pools, 'garbage'), '');
+    assert.equal(ipNumber('255.255.255.255')?.n, 2n ** 32n - 1n);
+    assert.equal(ipNumber('::1')?.n, 1n);
+    assert.equal(ipNumber('1::')?.n, 1n << 112n);
   });
 });

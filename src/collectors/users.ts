@@ -7,14 +7,67 @@
 // dropped), and a user not seen for --collector.users.forget-after is forgotten.
 
 import crypto from 'node:crypto';
+import net from 'node:net';
 import type { Exposition, LabelSet } from '../metrics/exposition.js';
 import { F } from '../metrics/families.js';
-import { str, strList, subSections, type ViciSection } from '../vici/index.js';
+import { isSection, str, strList, subSections, type ViciSection } from '../vici/index.js';
 import { type Collector, DEFAULT_OPTIONS, type ScrapeContext, type TargetEnv } from './collector.js';
 import { type EventSnapshot, EventState, EventsCollector } from './events.js';
 
 const USER = ['conn', 'user'];
-const USER_VIP = ['conn', 'user', 'vip'];
+const USER_VIP = ['conn', 'user', 'vip', 'pool'];
+
+/** An IP address as a number, with its family; undefined for anything else. */
+export function ipNumber(ip: string): { v6: boolean; n: bigint } | undefined {
+  const kind = net.isIP(ip);
+  if (kind === 4) return { v6: false, n: ip.split('.').reduce((a, o) => (a << 8n) | BigInt(o), 0n) };
+  if (kind !== 6 || ip.includes('.')) return undefined;
+  const [head = '', tail] = ip.split('::');
+  const groups = (s: string) => (s === '' ? [] : s.split(':'));
+  const h = groups(head);
+  const t = tail === undefined ? [] : groups(tail);
+  const all = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return { v6: true, n: all.reduce((a, g) => (a << 16n) | BigInt(`0x${g}`), 0n) };
+}
+
+/** A pool loaded over VICI: its name and range (get-pools: base, size). */
+interface Pool {
+  name: string;
+  v6: boolean;
+  first: bigint;
+  size: bigint;
+}
+
+/** The pools of a get-pools reply that have a base address and a size. */
+export function poolsOf(reply: ViciSection): Pool[] {
+  const pools: Pool[] = [];
+  for (const name in reply) {
+    const p = reply[name];
+    if (!isSection(p)) continue;
+    const base = ipNumber(str(p.base) ?? '');
+    const size = str(p.size);
+    if (base === undefined || size === undefined || !/^\d+$/.test(size)) continue;
+    pools.push({ name, v6: base.v6, first: base.n, size: BigInt(size) });
+  }
+  return pools;
+}
+
+/**
+ * The name of the pool whose range holds `vip`; '' for none. charon hands out base + 1 ... base +
+ * size when the base is a subnet's network id, else base ... base + size - 1 (mem_pool.c), and
+ * get-pools does not say which: an address inside both readings wins, then one at either end.
+ */
+export function poolOf(pools: readonly Pool[], vip: string): string {
+  const a = ipNumber(vip);
+  if (a === undefined) return '';
+  let edge = '';
+  for (const p of pools) {
+    if (p.v6 !== a.v6 || a.n < p.first || a.n > p.first + p.size) continue;
+    if (a.n > p.first && a.n < p.first + p.size) return p.name;
+    edge ||= p.name;
+  }
+  return edge;
+}
 
 /** The identity a road warrior is known by: its EAP or XAuth identity, else its IKE identity. */
 export function userOf(ike: ViciSection): string {
@@ -44,6 +97,8 @@ class UsersCollector extends EventsCollector {
   private viewIn = new Int32Array(64);
   private scrapes = 0;
   private scrapeNow = 0;
+  /** This scrape's pools (get-pools). */
+  private pools: Pool[] = [];
 
   constructor(env: TargetEnv) {
     // Traffic only: the IKE SA events and alerts are the events collector's.
@@ -132,6 +187,8 @@ class UsersCollector extends EventsCollector {
   override async collect(ctx: ScrapeContext, out: Exposition): Promise<void> {
     this.scrapes++;
     this.scrapeNow = ctx.now;
+    // The pools' ranges, to name the pool of each virtual IP (none: pool labels stay empty).
+    this.pools = ctx.up ? await ctx.command('get-pools').then(poolsOf, () => []) : [];
     await super.collect(ctx, out);
   }
 
@@ -147,7 +204,7 @@ class UsersCollector extends EventsCollector {
       // (a label set per user and VIP: a VIP is seldom another user's, so not worth interning)
       if (up)
         for (const vip of this.vips[t] ?? [])
-          out.write(F.userVirtualIp, 1, out.labels(USER_VIP, [conn, user, vip]));
+          out.write(F.userVirtualIp, 1, out.labels(USER_VIP, [conn, user, vip, poolOf(this.pools, vip)]));
       out.write(F.userBytes, reported[at], l, 'in');
       out.write(F.userBytes, reported[at + 1], l, 'out');
       out.write(F.userPackets, reported[at + 2], l, 'in');

@@ -71,6 +71,7 @@ describe('exposition', () => {
     assert.throws(() => e.write(F.connUp, 1, conn, 'extra'), /declared \[conn\]/);
     assert.throws(() => e.write(F.connChildUp, 1, conn), /declared \[conn,child\]/);
     assert.throws(() => e.write(F.up, 1, null, 'x'), /declared \[\]/);
+    assert.throws(() => e.labels(['conn', 'child'], ['a']), /1 values for 2 names/);
     assert.ok(e.write(F.connChildUp, 1, conn, 'net'));
     assert.throws(() => new Exposition().write(F.connUp, 1, conn), /another scrape/);
     assert.throws(() => new Exposition().absorb(e.part()), /another scrape/);

@@ -104,6 +104,8 @@ export class Exposition {
 
   /** A label set for the lines that follow (names and values in the order of the families' labels). */
   labels(names: readonly string[], values: readonly string[]): LabelSet {
+    if (values.length !== names.length)
+      throw new Error(`labels [${names}]: ${values.length} values for ${names.length} names`);
     return new LabelSet(names, this.dict, this.dict.add(renderLabels(names, values)));
   }
 

@@ -691,8 +691,8 @@ function define() {
       'users',
       'strongswan_user_virtual_ip_info',
       'gauge',
-      ['conn', 'user', 'vip'],
-      'A virtual IP the user has been handed now (remote-vips of its IKE SAs); value 1.',
+      ['conn', 'user', 'vip', 'pool'],
+      'A virtual IP the user has been handed now (remote-vips of its IKE SAs), with the pool loaded over VICI whose range holds it (get-pools: base and size; empty when none does, e.g. an address from RADIUS or DHCP); value 1.',
     ),
     userBytes: std(
       'users',

@@ -128,6 +128,10 @@ describe('deploy/grafana/strongswan.json', () => {
       /topk\(10, sum by \(instance, conn, user\) \(rate\(strongswan_user_bytes_total/,
     );
     assert.match(expr('Users by virtual IP pool'), /strongswan_pool_leases\{[^}]*state="online"/);
+    assert.match(
+      expr('Users by virtual IP pool'),
+      /count by \(instance, pool\) \(strongswan_user_virtual_ip_info\{/,
+    );
     assert.match(expr('Users tracked / dropped'), /strongswan_users_dropped_total/);
   });
 

@@ -121,8 +121,8 @@ describe('road warriors on the real lab: per-user series, exact traffic, failed 
       assert.equal(value(p, 'strongswan_user_up', user), 1, eap(k));
       assert.equal(value(p, 'strongswan_user_ike_sas', user), 1, eap(k));
       assert.deepEqual(
-        select(p, 'strongswan_user_virtual_ip_info', user).map((s) => [s.labels.vip, s.value]),
-        [[vip[0], 1]],
+        select(p, 'strongswan_user_virtual_ip_info', user).map((s) => [s.labels.vip, s.labels.pool, s.value]),
+        [[vip[0], 'rw_pool', 1]],
         eap(k),
       );
       const info = select(p, 'strongswan_ike_sa_info', { conn: 'rw', remote_eap_id: eap(k) });
