@@ -11,6 +11,7 @@ import type { Collector } from './collector.js';
 import { conncounters } from './conncounters.js';
 import { conns } from './conns.js';
 import { events } from './events.js';
+import { COLLECTORS } from './registry.js';
 import { seed } from './seed.js';
 
 const ike = (state: string, child: string) => ({
@@ -40,7 +41,8 @@ describe('the listings of a scrape', () => {
         ],
         response: {},
       }))
-      .on('get-counters', () => ({ response: { success: 'no', errmsg: 'no counters available' } }));
+      .on('get-counters', () => ({ response: { success: 'no', errmsg: 'no counters available' } }))
+      .on('get-pools', () => ({ response: {} }));
     await fake.listenUnix();
   });
   after(() => fake.close());
@@ -79,6 +81,27 @@ describe('the listings of a scrape', () => {
       );
     } finally {
       for (const c of attached) c.detach?.();
+    }
+  });
+
+  it('lists SAs and connections once with every collector on, the opt-in ones included', async () => {
+    // A collector that awaits anything before it asks for the SAs misses the shared listing and
+    // makes a second one (the whole listing decoded twice).
+    const all = COLLECTORS.map(
+      (c) => c.attach?.({ address: fake.address, timeoutMs: 2000, log: quietLog }) ?? c,
+    ) as (Collector & { detach?(): void })[];
+    try {
+      fake.log.length = 0;
+      const { p } = await scrapeFake(fake, all);
+      const asked = fake.log.filter(([t]) => t === PacketType.CMD_REQUEST).map(([, n]) => n);
+      assert.deepEqual(
+        asked.filter((n) => n === 'list-sas' || n === 'list-conns'),
+        ['list-sas', 'list-conns'],
+        asked.join(' '),
+      );
+      for (const c of ['seed', 'sas', 'conns', 'events', 'users']) assert.equal(success(p, c), 1, c);
+    } finally {
+      for (const c of all) c.detach?.();
     }
   });
 });

@@ -97,8 +97,9 @@ class UsersCollector extends EventsCollector {
   private viewIn = new Int32Array(64);
   private scrapes = 0;
   private scrapeNow = 0;
-  /** This scrape's pools (get-pools). */
+  /** This scrape's pools (get-pools), and the reply they are read from once the SAs are listed. */
   private pools: Pool[] = [];
+  private poolsReply: Promise<Pool[]> = Promise.resolve([]);
 
   constructor(env: TargetEnv) {
     // Traffic only: the IKE SA events and alerts are the events collector's.
@@ -166,8 +167,8 @@ class UsersCollector extends EventsCollector {
     for (const [, child] of subSections(ike['child-sas'])) st.onListed(conn, user, child);
   }
 
-  protected override configured(): Promise<void> {
-    return Promise.resolve();
+  protected override async configured(): Promise<void> {
+    this.pools = await this.poolsReply;
   }
 
   private grow(n: number): void {
@@ -187,8 +188,10 @@ class UsersCollector extends EventsCollector {
   override async collect(ctx: ScrapeContext, out: Exposition): Promise<void> {
     this.scrapes++;
     this.scrapeNow = ctx.now;
-    // The pools' ranges, to name the pool of each virtual IP (none: pool labels stay empty).
-    this.pools = ctx.up ? await ctx.command('get-pools').then(poolsOf, () => []) : [];
+    // The pools' ranges name the pool of each virtual IP (none: pool labels stay empty). Asked now and
+    // read after the listing: waiting for them first would miss the scrape's shared list-sas.
+    this.pools = [];
+    this.poolsReply = ctx.up ? ctx.command('get-pools').then(poolsOf, () => []) : Promise.resolve([]);
     await super.collect(ctx, out);
   }
 
