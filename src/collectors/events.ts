@@ -257,27 +257,52 @@ export class EventsCollector implements Collector {
   }
 
   async collect(ctx: ScrapeContext, out: Exposition): Promise<void> {
-    if (ctx.up && this.early !== undefined) await this.decide(ctx);
-    const st = this.state;
     // What happened while the subscription was away (or since the state file was written) is
     // counted from this listing: the subscription has not been there all the time since the last.
     const under = this.subscription;
-    st.beginScrape(under === -1 || under !== this.listedUnder);
-    let listed = false;
-    if (ctx.up) {
-      // The daemon answered this scrape: a subscription waiting out its backoff reconnects now, so that
-      // the events of a daemon that just came back are not missed for up to the backoff's 30 s.
-      const reconnect = this.connected
-        ? undefined
-        : this.client.reconnectNow(ctx.timeLeft()).catch(() => undefined);
-      const walk = ctx.sas((conn, ike) => this.listed(st, conn, ike));
-      await Promise.all([walk.then(() => this.configured(ctx, st)), reconnect]);
-      listed = true;
-      this.listedUnder = under;
+    const reconcile = under === -1 || under !== this.listedUnder;
+    if (!ctx.up) {
+      this.state.beginScrape(reconcile);
+      this.state.endScrape(false);
+      this.write(out);
+      return;
     }
-    st.endScrape(listed);
+    // The state file is decided on while the listing runs (waiting first would miss the scrape's
+    // shared list-sas); the few IKE SAs listed before the decision wait for it.
+    let waiting: [string, ViciSection][] | undefined;
+    let st = this.state;
+    const deciding =
+      this.early === undefined
+        ? undefined
+        : this.decide(ctx).then(() => {
+            st = this.state;
+            st.beginScrape(reconcile);
+            for (const [conn, ike] of waiting ?? []) this.listed(st, conn, ike);
+            waiting = undefined;
+          });
+    if (deciding === undefined) st.beginScrape(reconcile);
+    else waiting = [];
+    // The daemon answered this scrape: a subscription waiting out its backoff reconnects now, so that
+    // the events of a daemon that just came back are not missed for up to the backoff's 30 s.
+    const reconnect = this.connected
+      ? undefined
+      : this.client.reconnectNow(ctx.timeLeft()).catch(() => undefined);
+    const walk = ctx.sas((conn, ike) => {
+      if (waiting !== undefined) waiting.push([conn, ike]);
+      else this.listed(st, conn, ike);
+    });
+    try {
+      await Promise.all([deciding, walk]);
+    } catch (err) {
+      // (decide never fails: the listing did, and this scrape reports it)
+      await deciding;
+      throw err;
+    }
+    await Promise.all([this.configured(ctx, st), reconnect]);
+    this.listedUnder = under;
+    st.endScrape(true);
     this.write(out);
-    if (listed) this.maybeSave();
+    this.maybeSave();
   }
 
   /**

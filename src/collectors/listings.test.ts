@@ -2,6 +2,9 @@
 // them, list-conns after list-sas (so that a collector can write each connection with what it saw of
 // the SAs, as the connection arrives, and keep no summary of it).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FakeCharon } from '../../test/fake-charon/server.js';
 import { value } from '../../test/helpers/exposition.js';
@@ -86,22 +89,31 @@ describe('the listings of a scrape', () => {
 
   it('lists SAs and connections once with every collector on, the opt-in ones included', async () => {
     // A collector that awaits anything before it asks for the SAs misses the shared listing and
-    // makes a second one (the whole listing decoded twice).
+    // makes a second one (the whole listing decoded twice). The first scrape with a state file is
+    // the one where the events and users collectors decide on it.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'listings-'));
+    const stateFile = path.join(dir, 'metrics.events.json');
     const all = COLLECTORS.map(
-      (c) => c.attach?.({ address: fake.address, timeoutMs: 2000, log: quietLog }) ?? c,
+      (c) => c.attach?.({ address: fake.address, timeoutMs: 2000, log: quietLog, stateFile }) ?? c,
     ) as (Collector & { detach?(): void })[];
     try {
-      fake.log.length = 0;
-      const { p } = await scrapeFake(fake, all);
-      const asked = fake.log.filter(([t]) => t === PacketType.CMD_REQUEST).map(([, n]) => n);
-      assert.deepEqual(
-        asked.filter((n) => n === 'list-sas' || n === 'list-conns'),
-        ['list-sas', 'list-conns'],
-        asked.join(' '),
-      );
-      for (const c of ['seed', 'sas', 'conns', 'events', 'users']) assert.equal(success(p, c), 1, c);
+      for (const scrape of ['first', 'second']) {
+        fake.log.length = 0;
+        const { p } = await scrapeFake(fake, all);
+        const asked = fake.log.filter(([t]) => t === PacketType.CMD_REQUEST).map(([, n]) => n);
+        assert.deepEqual(
+          asked.filter((n) => n === 'list-sas' || n === 'list-conns'),
+          ['list-sas', 'list-conns'],
+          `${scrape} scrape: ${asked.join(' ')}`,
+        );
+        for (const c of ['seed', 'sas', 'conns', 'events', 'users']) assert.equal(success(p, c), 1, c);
+        // the SA listed while the state file was decided on is counted
+        assert.equal(value(p, 'strongswan_conn_child_up', { conn: 'gw', child: 'net' }), 1);
+        assert.equal(value(p, 'strongswan_user_up', { conn: 'gw', user: '' }), 1);
+      }
     } finally {
       for (const c of all) c.detach?.();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
