@@ -104,45 +104,64 @@ export async function runScrapeOnce(
         : path.join(cfg.eventsStateDirectory, 'metrics.events.json'),
     collectGarbage: () => {},
   });
+  let closed = false;
   try {
     const outcome = await target.scrape();
-    const text = outcome.exposition.render('prometheus');
+    // This scrape's listing is the last one: the state goes away as it left it, before the output
+    // is written (another listing at close would only repeat it).
+    await target.close({ listedJustNow: true });
+    closed = true;
+    // Piece by piece, as a response is: the text of 10,000 tunnels is ~100 MB.
+    const text = outcome.exposition.reader('prometheus');
     if (output === undefined) await writeOut(out, text);
     else await writeFileAtomically(output, text);
     return outcome.up ? 0 : 1;
   } finally {
-    await target.close();
+    if (!closed) await target.close();
   }
 }
 
-/** Write to a stream; a reader that went away (EPIPE) ends the run quietly, as for `query`. */
-function writeOut(out: NodeJS.WritableStream, chunks: Buffer[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    // The listener stays: the writes queued before the reader went away fail one after the other,
-    // after this has settled.
-    out.on('error', (err: NodeJS.ErrnoException) => {
-      if (settled) return;
-      settled = true;
-      if (err.code === 'EPIPE') resolve();
-      else reject(new Error(`scrape: writing the output failed: ${err.message}`));
-    });
-    for (const c of chunks) out.write(c);
-    out.write('', () => {
-      if (settled) return;
-      settled = true;
-      resolve();
-    });
+interface Pieces {
+  next(): Buffer | undefined;
+}
+
+/**
+ * Write to a stream, a piece at a time as it drains; a reader that went away (EPIPE) ends the run
+ * quietly, as for `query`.
+ */
+async function writeOut(out: NodeJS.WritableStream, text: Pieces): Promise<void> {
+  let failed: NodeJS.ErrnoException | undefined;
+  let wake: (() => void) | undefined;
+  // The listener stays: a write queued before the reader went away may fail after this has settled.
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    failed ??= err;
+    wake?.();
   });
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      out.once('drain', resolve);
+    }).finally(() => {
+      wake = undefined;
+    });
+  for (let p = text.next(); p !== undefined && failed === undefined; p = text.next())
+    if (!out.write(p)) await drained();
+  if (failed === undefined)
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      out.write('', () => resolve());
+    });
+  if (failed !== undefined && failed.code !== 'EPIPE')
+    throw new Error(`scrape: writing the output failed: ${failed.message}`);
 }
 
 /** A temporary file next to `file`, flushed, then renamed over it: a reader sees the old or the new. */
-async function writeFileAtomically(file: string, chunks: Buffer[]): Promise<void> {
+async function writeFileAtomically(file: string, text: Pieces): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
     const fh = await fs.promises.open(tmp, 'w', 0o644);
     try {
-      for (const c of chunks) await fh.write(c);
+      for (let p = text.next(); p !== undefined; p = text.next()) await fh.write(p);
       // readable by the textfile collector's user, whatever the umask
       await fh.chmod(0o644);
       await fh.sync();

@@ -92,7 +92,12 @@ export interface Collector {
    * instance for one target. The target calls detach() on it when it closes (and waits for it at
    * shutdown).
    */
-  attach?(env: TargetEnv): Collector & { detach(): void | Promise<void> };
+  attach?(env: TargetEnv): Collector & { detach(opts?: DetachOptions): void | Promise<void> };
+}
+
+export interface DetachOptions {
+  /** A scrape has just listed the SAs (a one-shot run): their state needs no listing of its own. */
+  readonly listedJustNow?: boolean;
 }
 
 /** What a stateful collector learns about the target it is attached to. */

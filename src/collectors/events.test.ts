@@ -15,6 +15,7 @@ import {
   type ViciInput,
   type ViciSection,
 } from '../vici/index.js';
+import { PacketType } from '../vici/packet.js';
 import type { Collector } from './collector.js';
 import { EventState, events } from './events.js';
 
@@ -677,6 +678,51 @@ describe('events collector: shutdown with a state file while charon is away', ()
       for (const s of servers) s.close();
       fs.rmSync(dir, { recursive: true, force: true });
       fs.rmSync(path.dirname(fake.address.replace(/^unix:\/\//, '')), { recursive: true, force: true });
+    }
+  });
+});
+
+describe('events collector: shutdown with a state file', () => {
+  it('lists the SAs once more before writing it, but not right after a scrape listed them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'events-detach-'));
+    const fake = new FakeCharon();
+    await fake.listenUnix();
+    fake
+      .on('version', () => ({ response: VERSION_REPLY }))
+      .on('stats', () => ({ response: { uptime: { since: 'Dec  7 02:00:00 2026' } } }))
+      .on('list-sas', () => ({
+        events: [{ name: 'list-sa', message: { gw: { uniqueid: '1', state: 'ESTABLISHED' } } }],
+        response: {},
+      }))
+      .on('list-conns', () => ({ response: {} }));
+    const listings = () =>
+      fake.log.filter(([t, n]) => t === PacketType.CMD_REQUEST && n === 'list-sas').length;
+    try {
+      for (const [opts, expected] of [
+        [{}, 1],
+        [{ listedJustNow: true }, 0],
+      ] as const) {
+        const file = path.join(dir, `${expected}.events.json`);
+        const ev = events.attach?.({
+          address: fake.address,
+          timeoutMs: 3000,
+          log: quietLog,
+          stateFile: file,
+        });
+        assert.ok(ev);
+        for (let i = 0; !(ev as unknown as { client: ViciClient }).client.connected; i++) {
+          assert.ok(i < 300, 'subscribed at start');
+          await sleep(10);
+        }
+        await scrapeFake(fake, [ev]);
+        fake.log.length = 0;
+        await ev.detach(opts);
+        assert.equal(listings(), expected, JSON.stringify(opts));
+        assert.ok(fs.existsSync(file), 'the state file is written');
+      }
+    } finally {
+      await fake.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -26,7 +26,14 @@ import {
   type ViciSection,
   ViciUnknownEventError,
 } from '../vici/index.js';
-import { type Collector, describe, type Logger, type ScrapeContext, type TargetEnv } from './collector.js';
+import {
+  type Collector,
+  type DetachOptions,
+  describe,
+  type Logger,
+  type ScrapeContext,
+  type TargetEnv,
+} from './collector.js';
 import { type EventSnapshot, EventState } from './events-state.js';
 import { type ReadResult, readStateFile, STATE_KIND, STATE_VERSION, writeStateFile } from './state-file.js';
 import { parseSince, SAME_RUN_S } from './stats.js';
@@ -344,15 +351,16 @@ export class EventsCollector implements Collector {
 
   /**
    * With a state file: one last listing, so that what passed since the last scrape is kept, then the
-   * file (nothing is lost on SIGTERM). A state never decided on leaves the old file as it is.
+   * file (nothing is lost on SIGTERM); none right after a scrape's. A state never decided on leaves
+   * the old file as it is.
    */
-  async detach(): Promise<void> {
+  async detach(opts: DetachOptions = {}): Promise<void> {
     if (this.stateFile !== undefined && this.early === undefined) {
       const st = this.state;
       st.beginScrape();
       let listed = false;
       // With charon away or not answering (no subscription), the state as of the last scrape, at once.
-      if (this.subscription !== -1)
+      if (this.subscription !== -1 && opts.listedJustNow !== true)
         try {
           await this.client.stream(
             'list-sas',

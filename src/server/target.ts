@@ -5,6 +5,7 @@ import {
   type Collector,
   type CollectorOptions,
   DEFAULT_OPTIONS,
+  type DetachOptions,
   type Logger,
   runScrape,
 } from '../collectors/collector.js';
@@ -109,7 +110,7 @@ export class ScrapeOutcome {
 export class Target {
   readonly client: ViciClient;
   /** The collectors as attached to this target (stateful ones get an instance of their own). */
-  readonly collectors: readonly (Collector & { detach?(): void | Promise<void> })[];
+  readonly collectors: readonly (Collector & { detach?(opts?: DetachOptions): void | Promise<void> })[];
   private inflight: Promise<ScrapeOutcome> | null = null;
   /** Scrapes that ran a query, and scrapes that joined one already under way. */
   readonly stats = { queries: 0, shared: 0 };
@@ -162,9 +163,13 @@ export class Target {
     return this.inflight;
   }
 
-  /** Close its connections; resolves once stateful collectors have put their state away. */
-  async close(): Promise<void> {
+  /**
+   * Close its connections; resolves once stateful collectors have put their state away.
+   * `listedJustNow`: a scrape has just listed the SAs (a one-shot run), so their state is put away
+   * without listing them again.
+   */
+  async close(opts: DetachOptions = {}): Promise<void> {
     this.client.close();
-    await Promise.all(this.collectors.map((c) => c.detach?.()));
+    await Promise.all(this.collectors.map((c) => c.detach?.(opts)));
   }
 }
