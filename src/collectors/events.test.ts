@@ -628,16 +628,22 @@ describe('events collector: reconciling after the subscription was away', () => 
   });
 });
 
+/** A fake charon with a start time (for the state file) that lists these IKE SAs. */
+async function daemonOfOneRun(listed: ViciInput[]): Promise<FakeCharon> {
+  const fake = new FakeCharon();
+  await fake.listenUnix();
+  fake
+    .on('version', () => ({ response: VERSION_REPLY }))
+    .on('stats', () => ({ response: { uptime: { since: 'Dec  7 02:00:00 2026' } } }))
+    .on('list-sas', () => ({ events: listed.map((message) => ({ name: 'list-sa', message })), response: {} }))
+    .on('list-conns', () => ({ response: {} }));
+  return fake;
+}
+
 describe('events collector: shutdown with a state file while charon is away', () => {
   it('writes the state as of the last scrape at once, without waiting out the timeout (a hung daemon)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'events-detach-'));
-    const fake = new FakeCharon();
-    await fake.listenUnix();
-    fake
-      .on('version', () => ({ response: VERSION_REPLY }))
-      .on('stats', () => ({ response: { uptime: { since: 'Dec  7 02:00:00 2026' } } }))
-      .on('list-sas', () => ({ response: {} }))
-      .on('list-conns', () => ({ response: {} }));
+    const fake = await daemonOfOneRun([]);
     const file = path.join(dir, 'metrics.events.json');
     const servers: net.Server[] = [];
     const ev = events.attach?.({
@@ -685,16 +691,7 @@ describe('events collector: shutdown with a state file while charon is away', ()
 describe('events collector: shutdown with a state file', () => {
   it('lists the SAs once more before writing it, but not right after a scrape listed them', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'events-detach-'));
-    const fake = new FakeCharon();
-    await fake.listenUnix();
-    fake
-      .on('version', () => ({ response: VERSION_REPLY }))
-      .on('stats', () => ({ response: { uptime: { since: 'Dec  7 02:00:00 2026' } } }))
-      .on('list-sas', () => ({
-        events: [{ name: 'list-sa', message: { gw: { uniqueid: '1', state: 'ESTABLISHED' } } }],
-        response: {},
-      }))
-      .on('list-conns', () => ({ response: {} }));
+    const fake = await daemonOfOneRun([{ gw: { uniqueid: '1', state: 'ESTABLISHED' } }]);
     const listings = () =>
       fake.log.filter(([t, n]) => t === PacketType.CMD_REQUEST && n === 'list-sas').length;
     try {
