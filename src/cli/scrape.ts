@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Collector } from '../collectors/collector.js';
 import { createLogger } from '../log.js';
+import type { PieceSource } from '../server/shared-text.js';
 import { Target } from '../server/target.js';
 import { optionSpecs, parseFlags, parseStrict, UsageError } from './flags.js';
 
@@ -121,15 +122,11 @@ export async function runScrapeOnce(
   }
 }
 
-interface Pieces {
-  next(): Buffer | undefined;
-}
-
 /**
- * Write to a stream, a piece at a time as it drains; a reader that went away (EPIPE) ends the run
- * quietly, as for `query`.
+ * Write to a stream, a piece at a time, each given back to the reader (and its pool) once written for
+ * the next to reuse; a reader that went away (EPIPE) ends the run quietly, as for `query`.
  */
-async function writeOut(out: NodeJS.WritableStream, text: Pieces): Promise<void> {
+async function writeOut(out: NodeJS.WritableStream, text: PieceSource): Promise<void> {
   let failed: NodeJS.ErrnoException | undefined;
   let wake: (() => void) | undefined;
   // The listener stays: a write queued before the reader went away may fail after this has settled.
@@ -137,31 +134,31 @@ async function writeOut(out: NodeJS.WritableStream, text: Pieces): Promise<void>
     failed ??= err;
     wake?.();
   });
-  const drained = () =>
-    new Promise<void>((resolve) => {
-      wake = resolve;
-      out.once('drain', resolve);
-    }).finally(() => {
-      wake = undefined;
-    });
-  for (let p = text.next(); p !== undefined && failed === undefined; p = text.next())
-    if (!out.write(p)) await drained();
-  if (failed === undefined)
+  for (let p = text.next(); p !== undefined && failed === undefined; p = text.next()) {
+    const piece = p;
     await new Promise<void>((resolve) => {
       wake = resolve;
-      out.write('', () => resolve());
+      out.write(piece, () => {
+        text.release(piece);
+        resolve();
+      });
     });
+  }
+  wake = undefined;
   if (failed !== undefined && failed.code !== 'EPIPE')
     throw new Error(`scrape: writing the output failed: ${failed.message}`);
 }
 
 /** A temporary file next to `file`, flushed, then renamed over it: a reader sees the old or the new. */
-async function writeFileAtomically(file: string, text: Pieces): Promise<void> {
+async function writeFileAtomically(file: string, text: PieceSource): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
     const fh = await fs.promises.open(tmp, 'w', 0o644);
     try {
-      for (let p = text.next(); p !== undefined; p = text.next()) await fh.write(p);
+      for (let p = text.next(); p !== undefined; p = text.next()) {
+        await fh.write(p);
+        text.release(p);
+      }
       // readable by the textfile collector's user, whatever the umask
       await fh.chmod(0o644);
       await fh.sync();

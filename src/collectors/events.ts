@@ -270,8 +270,7 @@ export class EventsCollector implements Collector {
     const reconcile = under === -1 || under !== this.listedUnder;
     if (!ctx.up) {
       this.state.beginScrape(reconcile);
-      this.state.endScrape(false);
-      this.write(out);
+      this.down(out);
       return;
     }
     // The state file is decided on while the listing runs (waiting first would miss the scrape's
